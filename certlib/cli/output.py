@@ -1,0 +1,59 @@
+"""Printing for people (aligned tables) and for scripts (`--json`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from hsm import KeyRef
+
+
+def key_row(ref: KeyRef) -> dict[str, Any]:
+    """A key version as plain data."""
+    return {
+        "name": ref.name,
+        "version": ref.version,
+        "algorithm": ref.algorithm,
+        "state": ref.state.value,
+        "protection": ref.protection.value,
+        "created": ref.created.isoformat(),
+        "fingerprint": "sha256:" + hashlib.sha256(ref.public_key).hexdigest(),
+    }
+
+
+def print_json(value: Any) -> None:
+    """Write `value` as indented JSON on stdout."""
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Write rows as a left-aligned table with a header line."""
+    if not rows:
+        print("(none)")
+        return
+    cells = [[str(row.get(column, "")) for column in columns] for row in rows]
+    widths = [
+        max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)
+    ]
+    header = zip(columns, widths, strict=True)
+    print("  ".join(column.upper().ljust(width) for column, width in header).rstrip())
+    for line in cells:
+        padded = zip(line, widths, strict=True)
+        print("  ".join(cell.ljust(width) for cell, width in padded).rstrip())
+
+
+KEY_COLUMNS = ("name", "version", "algorithm", "state", "protection", "created", "fingerprint")
+
+
+def print_keys(refs: Sequence[KeyRef], as_json: bool) -> None:
+    """Show key versions as a table or as JSON."""
+    rows = [key_row(ref) for ref in refs]
+    if as_json:
+        print_json(rows)
+    else:
+        short = [{**row, "fingerprint": row["fingerprint"][:23]} for row in rows]
+        print_table(short, KEY_COLUMNS)
