@@ -80,6 +80,14 @@ class CertlibKeyStore:
         """Delete one version, or all versions, of a key for good."""
         return _guarded(lambda: self.inner.destroy(name, version))
 
+    def wrap_secret(self, purpose: str, secret: bytes) -> bytes:
+        """Encrypt a secret under the HSM's wrapping key."""
+        return _guarded(lambda: self.inner.wrap_secret(purpose, secret))
+
+    def unwrap_secret(self, purpose: str, blob: bytes) -> bytes:
+        """Decrypt what `wrap_secret` returned for the same purpose."""
+        return _guarded(lambda: self.inner.unwrap_secret(purpose, blob))
+
     def close(self) -> None:
         """Release the HSM session."""
         self.inner.close()

@@ -104,6 +104,14 @@ class KeyStore(Protocol):
         """Delete one version of a key, or all of them, from the store for good."""
         ...
 
+    def wrap_secret(self, purpose: str, secret: bytes) -> bytes:
+        """Encrypt a secret (such as a data key) under the HSM's wrapping key."""
+        ...
+
+    def unwrap_secret(self, purpose: str, blob: bytes) -> bytes:
+        """Decrypt what `wrap_secret` returned for the same purpose."""
+        ...
+
     def close(self) -> None:
         """Release sessions and handles."""
         ...

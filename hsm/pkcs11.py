@@ -29,6 +29,12 @@ from hsm.session import TokenConfig, TokenSession
 from hsm.wrapped import SOFTWARE_MECHANISMS, unwrap, wrap, wrapping_key
 
 
+def _secret_label(purpose: str) -> str:
+    if not isinstance(purpose, str) or not purpose:
+        raise InvalidKeyRequest("a wrapped secret needs a purpose")
+    return "secret:" + purpose
+
+
 class Pkcs11KeyStore:
     """Named, versioned keys on one PKCS#11 token.
 
@@ -200,6 +206,31 @@ class Pkcs11KeyStore:
             for record in versions:
                 self._handles.pop((record.name, record.version), None)
             return [record.ref() for record in versions]
+
+    # -- secrets -------------------------------------------------------------------
+
+    def wrap_secret(self, purpose: str, secret: bytes) -> bytes:
+        """Encrypt a secret (such as a data key) on the token under its wrapping key."""
+        label = _secret_label(purpose)
+
+        def operation(session: pkcs11.Session) -> bytes:
+            key = wrapping_key(session, create=True)
+            assert key is not None
+            return wrap(key, secret, label, "secret")
+
+        return self._token.run(operation)
+
+    def unwrap_secret(self, purpose: str, blob: bytes) -> bytes:
+        """Decrypt a blob from `wrap_secret` with the same purpose; HsmError if tampered."""
+        label = _secret_label(purpose)
+
+        def operation(session: pkcs11.Session) -> bytes:
+            key = wrapping_key(session, create=False)
+            if key is None:
+                raise HsmError("the token has no wrapping key, so it wrapped no secret")
+            return unwrap(key, blob, label, "secret")
+
+        return self._token.run(operation)
 
     def close(self) -> None:
         """Close the session."""
