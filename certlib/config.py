@@ -11,6 +11,7 @@ The state directory (`CERTLIB_HOME`, default `$XDG_DATA_HOME/certlib`, i.e.
 | `CERTLIB_HSM_TOKEN_LABEL` | token label (default `certlib`) |
 | `CERTLIB_HSM_PIN` | user PIN, for production tokens |
 | `CERTLIB_HSM_PIN_FILE` | file holding the user PIN, mode 0600 |
+| `CERTLIB_DATABASE_URL` | SQLAlchemy URL of the store; default SQLite `<home>/certlib.db` |
 
 PINs are never accepted on the command line and never logged.
 """
@@ -35,6 +36,15 @@ _DEFAULT_CONFIG = """\
 token_label = "certlib"
 # File holding the user PIN (mode 0600), or set CERTLIB_HSM_PIN instead.
 # pin_file = "/etc/certlib/hsm.pin"
+
+[store]
+# SQLAlchemy database URL. Unset: SQLite in <home>/certlib.db.
+# url = "postgresql+psycopg2://certlib@db.example/certlib"
+
+[types]
+# USCC of the body that defines local certificate-type codes (where no national code
+# is known). Certificate-type files can also be dropped into <home>/types/.
+# local_authority = "11630000MB0000000X"
 """
 
 
@@ -62,6 +72,11 @@ class Settings:
 
     home: Path
     hsm: HsmSettings
+    database_url: str
+    types_directory: Path
+    """Where administrators drop extra certificate-type files."""
+    local_type_authority: str | None = None
+    """USCC of the body that defines this platform's local certificate-type codes."""
 
     @property
     def softhsm_directory(self) -> Path:
@@ -88,8 +103,14 @@ def load_settings(home: Path | str | None = None) -> Settings:
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{directory / CONFIG_FILE} is not valid TOML: {error}") from None
     section = document.get("hsm", {})
-    if not isinstance(section, dict):
-        raise ConfigurationError("[hsm] in certlib.toml must be a table")
+    store = document.get("store", {})
+    if not isinstance(section, dict) or not isinstance(store, dict):
+        raise ConfigurationError("[hsm] and [store] in certlib.toml must be tables")
+    database_url = os.environ.get("CERTLIB_DATABASE_URL") or store.get(
+        "url", f"sqlite:///{directory / 'certlib.db'}"
+    )
+    if not isinstance(database_url, str):
+        raise ConfigurationError("[store] url must be a string")
     module = os.environ.get("CERTLIB_HSM_MODULE") or section.get("module")
     label = os.environ.get("CERTLIB_HSM_TOKEN_LABEL") or section.get("token_label", "certlib")
     pin_file = os.environ.get("CERTLIB_HSM_PIN_FILE") or section.get("pin_file")
@@ -108,4 +129,16 @@ def load_settings(home: Path | str | None = None) -> Settings:
             pin_file=Path(pin_file).expanduser() if pin_file else None,
             pin=os.environ.get("CERTLIB_HSM_PIN") or None,
         ),
+        database_url=database_url,
+        types_directory=directory / "types",
+        local_type_authority=_optional_text(document.get("types", {}), "local_authority"),
     )
+
+
+def _optional_text(section: object, key: str) -> str | None:
+    if not isinstance(section, dict):
+        raise ConfigurationError("sections of certlib.toml must be tables")
+    value = section.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"{key} must be a string")
+    return value

@@ -1,0 +1,100 @@
+"""The database: SQLite (embedded default, WAL) or PostgreSQL, one code path for both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from certlib.errors import UnavailableError
+from certlib.store.schema import counters
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and immediate write transactions."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection: Any, _: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL with synchronous=NORMAL: a commit survives a killed process (the log is
+            # in the OS cache); only a power cut can lose the newest commits.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            # Take the write lock up front: no deadlock when two processes upgrade at once.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class Store:
+    """Transactions on the certlib database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest version (Alembic `upgrade head`)."""
+        config = Config()
+        location = str(resources.files("certlib.store") / "migrations")
+        config.set_main_option("script_location", location)
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except sa.exc.OperationalError as error:
+            raise UnavailableError(f"the database is unavailable: {_reason(error)}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+            raise UnavailableError(f"the database is unavailable: {_reason(error)}") from None
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+
+def next_counter(connection: Connection, name: str) -> int:
+    """Increment and return the named counter (from 1) inside the caller's transaction."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(counters)
+        .values(name=name, value=1)
+        .on_conflict_do_update(
+            index_elements=[counters.c.name], set_={"value": counters.c.value + 1}
+        )
+        .returning(counters.c.value)
+    )
+    return int(connection.execute(statement).scalar_one())
+
+
+def _reason(error: sa.exc.DBAPIError) -> str:
+    return str(error.orig).splitlines()[0] if error.orig is not None else type(error).__name__

@@ -1,0 +1,175 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations create and evolve them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Timestamp = sa.DateTime(timezone=True)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+data_keys = sa.Table(
+    "data_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("purpose", sa.String(40), nullable=False),
+    sa.Column("wrapped", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+regions = sa.Table(
+    "regions",
+    metadata,
+    sa.Column("code", sa.String(6), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("algorithm", sa.String(40), nullable=False),
+    sa.Column("root_key", sa.String(100), nullable=False),
+    sa.Column("issuing_key", sa.String(100), nullable=False),
+    sa.Column("root_certificate", sa.LargeBinary, nullable=False),
+    sa.Column("issuing_certificate", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+issuers = sa.Table(
+    "issuers",
+    metadata,
+    sa.Column("uscc", sa.String(18), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("region_code", sa.String(6), sa.ForeignKey("regions.code"), nullable=False),
+    sa.Column("type_codes", sa.Text, nullable=False),
+    sa.Column("algorithm", sa.String(40), nullable=False),
+    sa.Column("key_name", sa.String(100), nullable=False),
+    sa.Column("certificate", sa.LargeBinary, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+crls = sa.Table(
+    "crls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("region_code", sa.String(6), sa.ForeignKey("regions.code"), nullable=False),
+    sa.Column("authority", sa.String(20), nullable=False),
+    sa.Column("number", sa.BigInteger, nullable=False),
+    sa.Column("this_update", Timestamp, nullable=False),
+    sa.Column("next_update", Timestamp, nullable=False),
+    sa.Column("der", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("region_code", "authority", "number"),
+)
+
+revoked_ca_certificates = sa.Table(
+    "revoked_ca_certificates",
+    metadata,
+    sa.Column("region_code", sa.String(6), sa.ForeignKey("regions.code"), primary_key=True),
+    sa.Column("authority", sa.String(20), primary_key=True),
+    sa.Column("serial", sa.String(64), primary_key=True),
+    sa.Column("revoked_at", Timestamp, nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+)
+
+status_lists = sa.Table(
+    "status_lists",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("issuer_uscc", sa.String(18), sa.ForeignKey("issuers.uscc"), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("used", sa.Integer, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+certificates = sa.Table(
+    "certificates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("identifier", sa.String(200), nullable=False, unique=True),
+    sa.Column("type_code", sa.String(40), nullable=False),
+    sa.Column("type_name", sa.String(80), nullable=False),
+    sa.Column("issuer_uscc", sa.String(18), sa.ForeignKey("issuers.uscc"), nullable=False),
+    sa.Column("serial", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("holder_index", sa.LargeBinary, nullable=False),
+    sa.Column("status_list_id", sa.Integer, sa.ForeignKey("status_lists.id"), nullable=False),
+    sa.Column("status_index", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status_changed_at", Timestamp, nullable=True),
+    sa.Column("issued_at", Timestamp, nullable=False),
+    sa.Column("valid_from", Timestamp, nullable=False),
+    sa.Column("valid_until", Timestamp, nullable=True),
+    sa.Column("signed_object", sa.LargeBinary, nullable=False),
+    sa.Column("data_key_id", sa.Integer, sa.ForeignKey("data_keys.id"), nullable=False),
+    sa.Column("sealed_payload", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("status_list_id", "status_index"),
+    sa.UniqueConstraint("issuer_uscc", "serial"),
+    sa.Index("ix_certificates_holder_index", "holder_index"),
+)
+
+# -- audit (migration 0003) ----------------------------------------------------------------
+
+audit_records = sa.Table(
+    "audit_records",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("time", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("method", sa.String(200), nullable=False),
+    sa.Column("objects", sa.Text, nullable=False),
+    sa.Column("outcome", sa.String(80), nullable=False),
+    sa.Column("request_id", sa.String(100), nullable=True),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("previous_hash", sa.LargeBinary, nullable=False),
+    sa.Column("record_hash", sa.LargeBinary, nullable=False),
+    sa.Index("ix_audit_records_time", "time"),
+    sa.Index("ix_audit_records_actor", "actor"),
+)
+
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("record_hash", sa.LargeBinary, nullable=False),
+)
+
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("record_hash", sa.LargeBinary, nullable=False),
+    sa.Column("time", Timestamp, nullable=False),
+    sa.Column("key_label", sa.String(120), nullable=False),
+    sa.Column("algorithm", sa.String(40), nullable=False),
+    sa.Column("public_key", sa.LargeBinary, nullable=False),
+    sa.Column("signature", sa.LargeBinary, nullable=False),
+)
+
+status_list_snapshots = sa.Table(
+    "status_list_snapshots",
+    metadata,
+    sa.Column("list_id", sa.Integer, sa.ForeignKey("status_lists.id"), primary_key=True),
+    sa.Column("number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("this_update", Timestamp, nullable=False),
+    sa.Column("next_update", Timestamp, nullable=False),
+    sa.Column("digest", sa.LargeBinary, nullable=False),
+    sa.Column("der", sa.LargeBinary, nullable=False),
+)
+"""Signed status-list snapshots: (list, number) is unique, so racing publishers cannot clash."""
+
+ix_certificates_status_list_status = sa.Index(
+    "ix_certificates_status_list_status",
+    certificates.c.status_list_id, certificates.c.status, certificates.c.status_index,
+)
+"""Covers the non-valid entries of one list, so building a list reads no table rows."""
