@@ -116,6 +116,22 @@ def digest(name: str, data: bytes) -> bytes:
     return hasher.finalize()
 
 
+def algorithm_identifier(algorithm: str) -> asn1_algos.SignedDigestAlgorithm:
+    """The AlgorithmIdentifier certificates and CRLs carry for a key-store algorithm."""
+    entry = get_algorithm(algorithm)
+    if entry.name == "rsa-pss-sha256":
+        return asn1_algos.SignedDigestAlgorithm({
+            "algorithm": "rsassa_pss",
+            "parameters": asn1_algos.RSASSAPSSParams({
+                "hash_algorithm": {"algorithm": "sha256"},
+                "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+                "salt_length": 32,
+                "trailer_field": "trailer_field_bc",
+            }),
+        })
+    return asn1_algos.SignedDigestAlgorithm({"algorithm": entry.signature_oid})
+
+
 # -- public keys ---------------------------------------------------------------------
 
 
@@ -298,6 +314,7 @@ __all__ = [
     "Algorithm",
     "PssParameters",
     "PublicKey",
+    "algorithm_identifier",
     "digest",
     "get_algorithm",
     "hash_algorithm",

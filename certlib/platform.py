@@ -1,0 +1,82 @@
+"""A certlib platform: one state directory's key store, store, PKI, types and offices wired up."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from certlib.audit import AuditLog
+from certlib.authority import Authority
+from certlib.config import Settings, load_settings
+from certlib.issuance import CertificateOffice
+from certlib.keys import CertlibKeyStore, open_keystore
+from certlib.protect import DataProtector
+from certlib.status import StoreStatusSource
+from certlib.store import Store
+from certlib.trust import TrustMaterial
+from certlib.types import TypeRegistry, load_types
+from certlib.verify import Verifier
+
+
+class Platform:
+    """Everything one government service platform runs on, opened lazily."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def keystore(self) -> CertlibKeyStore:
+        """The HSM key store."""
+        return open_keystore(self.settings)
+
+    @cached_property
+    def store(self) -> Store:
+        """The database, migrated to the newest schema."""
+        store = Store(self.settings.database_url)
+        store.migrate()
+        return store
+
+    @cached_property
+    def types(self) -> TypeRegistry:
+        """The certificate types: bundled ones plus `<home>/types/*.toml`."""
+        return load_types(home=self.settings.home,
+                          local_authority=self.settings.local_type_authority)
+
+    @cached_property
+    def authority(self) -> Authority:
+        """Regions, departments, CRLs."""
+        return Authority(self.keystore, self.store, self.audit)
+
+    @cached_property
+    def protector(self) -> DataProtector:
+        """Encryption of personal data at rest."""
+        return DataProtector(self.keystore, self.store)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        """The hash-chained audit log."""
+        return AuditLog(self.store, self.keystore)
+
+    @cached_property
+    def office(self) -> CertificateOffice:
+        """Issuing and status changes."""
+        return CertificateOffice(self.authority, self.types, self.protector, self.audit)
+
+    def trust_material(self) -> TrustMaterial:
+        """This platform's anchors, CA and department certificates and CRLs."""
+        return self.authority.trust_material()
+
+    def verifier(self) -> Verifier:
+        """A verifier that trusts this platform's regions and asks its store for status."""
+        return Verifier(self.trust_material(), StoreStatusSource(self.store), self.types)
+
+    def close(self) -> None:
+        """Release the HSM session and database connections."""
+        if "keystore" in self.__dict__:
+            self.keystore.close()
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def open_platform(settings: Settings | None = None) -> Platform:
+    """The platform of the configured state directory."""
+    return Platform(settings or load_settings())
