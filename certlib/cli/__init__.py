@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from certlib.cli import demo, keys
+from certlib.cli import certs, demo, keys, pki
 from certlib.config import load_settings
 from certlib.errors import (
     CertlibError,
@@ -22,7 +22,7 @@ from certlib.errors import (
     KeyNotUsableError,
     KeyRequestError,
 )
-from certlib.keys import open_keystore
+from certlib.platform import open_platform
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     keys.register(commands)
+    pki.register(commands)
+    certs.register(commands)
     demo.register(commands)
     for command in commands.choices.values():
         command._add_container_actions(common) # accept --home/--json after the command
@@ -81,18 +83,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if isinstance(error, _CALLER_FAULTS) else EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(args.home)
     if args.command == "demo":
         return demo.run(args, settings)
-    store = open_keystore(settings)
+    platform = open_platform(settings)
     try:
         if args.command == "keys":
-            return keys.run(args, store)
+            return keys.run(args, platform.keystore)
+        if args.command == "pki":
+            return pki.run_pki(args, platform)
+        if args.command == "issuers":
+            return pki.run_issuers(args, platform)
+        if args.command == "certs":
+            return certs.run(args, platform)
+        if args.command == "types":
+            return certs.run_types(args, platform)
     finally:
-        store.close()
+        platform.close()
     raise InputError(f"unknown command {args.command!r}")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from asn1crypto import pem
 
 from certlib.algorithms import ALGORITHMS
-from certlib.cli.output import key_row, print_json, print_keys
+from certlib.cli.output import key_row, print_keys, read_file, report, write_file
 from certlib.errors import InputError
 from certlib.keys import CertlibKeyStore
 
@@ -75,29 +75,12 @@ def run(args: argparse.Namespace, store: CertlibKeyStore) -> int:
         print_keys(store.destroy(args.name, args.version), args.json)
     elif action == "export-public":
         ref = store.get(args.name, args.version)
-        _write(args.out, pem.armor("PUBLIC KEY", ref.public_key))
-        _report(args, {**key_row(ref), "out": str(args.out)}, f"wrote {ref.label} to {args.out}")
+        write_file(args.out, pem.armor("PUBLIC KEY", ref.public_key))
+        report(args, {**key_row(ref), "out": str(args.out)}, f"wrote {ref.label} to {args.out}")
     elif action == "sign":
         ref = store.get(args.name, args.version)
-        try:
-            data = args.input.read_bytes()
-        except OSError as error:
-            raise InputError(f"cannot read {args.input}: {error.strerror}") from None
-        _write(args.out, store.sign(ref, data))
-        _report(args, {**key_row(ref), "out": str(args.out)},
+        data = read_file(args.input)
+        write_file(args.out, store.sign(ref, data))
+        report(args, {**key_row(ref), "out": str(args.out)},
                 f"signed {args.input} with {ref.label} ({ref.algorithm}) into {args.out}")
     return 0
-
-
-def _write(path: Path, content: bytes) -> None:
-    try:
-        path.write_bytes(content)
-    except OSError as error:
-        raise InputError(f"cannot write {path}: {error.strerror}") from None
-
-
-def _report(args: argparse.Namespace, row: dict[str, object], line: str) -> None:
-    if args.json:
-        print_json(row)
-    else:
-        print(line)
