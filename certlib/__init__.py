@@ -2,6 +2,10 @@
 
 The public API is small and stable:
 
+- `open_platform(settings)`: the configured platform: key store, store, PKI, types,
+  `platform.office` (issue, revoke, suspend, resume), `platform.verifier()`.
+- `present(certificate, fields, ...)`, `to_qr_text(presentation)`: selective disclosure.
+- `verify(data, trust=..., status=...)` -> `ValidationReport` (`Indication`, `SubIndication`).
 - `verify_signature(public_key, algorithm, data, signature)`: check one signature.
 - `get_algorithm(name)` / `ALGORITHMS`: the signature algorithm registry.
 - `open_keystore(settings)` / `load_settings(home)`: the configured HSM key store.
@@ -24,6 +28,11 @@ from certlib.errors import (
     UnavailableError,
 )
 from certlib.keys import CertlibKeyStore, open_keystore
+from certlib.platform import Platform, open_platform
+from certlib.present import present, to_qr_text
+from certlib.report import Indication, SubIndication, ValidationReport
+from certlib.trust import TrustMaterial
+from certlib.verify import verify
 from hsm import KeyRef, KeyState, Protection
 
 __version__ = "0.1.0"
@@ -34,17 +43,26 @@ __all__ = [
     "Algorithm",
     "CertlibError",
     "CertlibKeyStore",
+    "Indication",
     "InputError",
     "KeyRef",
     "KeyState",
     "KeyStoreError",
+    "Platform",
     "Protection",
     "Settings",
+    "SubIndication",
     "TrustError",
+    "TrustMaterial",
     "UnavailableError",
+    "ValidationReport",
     "__version__",
     "get_algorithm",
     "load_settings",
     "open_keystore",
+    "open_platform",
+    "present",
+    "to_qr_text",
+    "verify",
     "verify_signature",
 ]

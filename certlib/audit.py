@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from certlib.algorithms import DEFAULT_ALGORITHM, verify_signature
 from certlib.clock import utc_now
-from certlib.errors import InputError, KeyNotFoundError
+from certlib.errors import InputError, KeyNotFoundError, UnavailableError
 from certlib.keys import CertlibKeyStore
 from certlib.store import Store
 from certlib.store.schema import audit_checkpoints, audit_head, audit_records
@@ -32,6 +32,12 @@ AUDIT_KEY = "platform-audit"
 _RECORD_CONTEXT = b"certlib-audit-record-v1\x00"
 _CHECKPOINT_CONTEXT = b"certlib-audit-checkpoint-v1\x00"
 _MAX_DETAIL = 500
+
+
+class AuditUnavailable(UnavailableError):
+    """The audit record cannot be written, so the action it describes does not happen."""
+
+    code = "AUDIT_UNAVAILABLE"
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,9 @@ class AuditLog:
         checked = _check_details(details or {})
         head = connection.execute(
             sa.select(audit_head.c.seq, audit_head.c.record_hash)
-            .where(audit_head.c.id == 1).with_for_update()).one()
+            .where(audit_head.c.id == 1).with_for_update()).one_or_none()
+        if head is None:
+            raise AuditUnavailable("the audit log's chain head is missing; nothing is changed")
         seq = int(head.seq) + 1
         previous = bytes(head.record_hash)
         time = self.clock()

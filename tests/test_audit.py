@@ -7,7 +7,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from certlib.audit import AUDIT_KEY, Actor
+from certlib.audit import AUDIT_KEY, Actor, AuditUnavailable
 from certlib.errors import CertlibError
 from certlib.ids import uscc_with_check
 from certlib.platform import Platform
@@ -55,7 +55,7 @@ def test_no_audit_record_no_change(fresh_platform: Platform) -> None:
     with fresh_platform.store.transaction() as connection:
         connection.execute(sa.delete(audit_head))
         before = connection.execute(sa.select(sa.func.count()).select_from(certificates)).scalar()
-    with pytest.raises(Exception):  # the store refuses: the chain head is gone
+    with pytest.raises(AuditUnavailable):  # the chain head is gone: no record, no issuance
         _issue(fresh_platform, Actor("department", DEPARTMENT))
     with fresh_platform.store.transaction() as connection:
         after = connection.execute(sa.select(sa.func.count()).select_from(certificates)).scalar()
