@@ -1,0 +1,1 @@
+"""certd: the certlib signing daemon (gRPC over mutual TLS), a thin layer over certlib."""
