@@ -173,3 +173,15 @@ ix_certificates_status_list_status = sa.Index(
     certificates.c.status_list_id, certificates.c.status, certificates.c.status_index,
 )
 """Covers the non-valid entries of one list, so building a list reads no table rows."""
+
+# -- idempotent issuance (migration 0004) ----------------------------------------------------
+
+issue_requests = sa.Table(
+    "issue_requests",
+    metadata,
+    sa.Column("actor", sa.String(200), primary_key=True),
+    sa.Column("request_id", sa.String(100), primary_key=True),
+    sa.Column("request_digest", sa.LargeBinary, nullable=False),
+    sa.Column("identifier", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
