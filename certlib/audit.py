@@ -248,14 +248,14 @@ class AuditLog:
             statement = statement.where(audit_records.c.objects.contains(
                 json.dumps(object_id, ensure_ascii=False)))
         statement = statement.order_by(audit_records.c.seq).limit(limit)
-        with self.store.transaction() as connection:
+        with self.store.reading() as connection:
             return [_record(row) for row in connection.execute(statement)]
 
     def verify(self) -> ChainReport:
         """Check every link, every hash, the head and every checkpoint signature."""
         report = ChainReport(ok=True, records=0, checkpoints=0, last_checkpoint=None)
         trusted_keys = self._audit_public_keys()
-        with self.store.transaction() as connection:
+        with self.store.reading() as connection:
             head = connection.execute(sa.select(audit_head).where(audit_head.c.id == 1)).one()
             checkpoints = {int(row.seq): row for row in connection.execute(
                 sa.select(audit_checkpoints).order_by(audit_checkpoints.c.seq))}
@@ -293,6 +293,16 @@ class AuditLog:
                 _problem(report, seq, f"the chain no longer matches checkpoint {seq}")
             report.last_checkpoint = seq
         return report
+
+    def last_checkpoint(self) -> Checkpoint | None:
+        """The newest signed checkpoint, if any."""
+        with self.store.reading() as connection:
+            row = connection.execute(sa.select(audit_checkpoints).order_by(
+                audit_checkpoints.c.seq.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return Checkpoint(int(row.seq), bytes(row.record_hash), _aware(row.time), row.key_label,
+                          row.algorithm, bytes(row.public_key), bytes(row.signature))
 
     def _audit_public_keys(self) -> set[bytes]:
         if self.keystore is None:

@@ -140,7 +140,7 @@ class Authority:
 
     def region(self, code: str) -> Region:
         """The region's CAs; RegionNotFound if it has none."""
-        with self.store.transaction() as connection:
+        with self.store.reading() as connection:
             row = connection.execute(sa.select(regions).where(regions.c.code == code)).first()
         if row is None:
             raise RegionNotFound(f"no PKI for region {code!r}")
@@ -196,7 +196,7 @@ class Authority:
 
     def issuer(self, uscc: str) -> IssuerRecord:
         """A registered department; IssuerNotFound if unknown."""
-        with self.store.transaction() as connection:
+        with self.store.reading() as connection:
             row = connection.execute(sa.select(issuers).where(issuers.c.uscc == uscc)).first()
         if row is None:
             raise IssuerNotFound(f"no department with USCC {uscc!r}")

@@ -8,11 +8,14 @@ salted digests.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
 
 import sqlalchemy as sa
 from asn1crypto import algos, cms, keys
@@ -28,7 +31,7 @@ from certlib.ids import CertificateIdentifier
 from certlib.protect import DataProtector
 from certlib.status import CertificateStatus, list_uri
 from certlib.store import Store, next_counter
-from certlib.store.schema import certificates, status_lists
+from certlib.store.schema import certificates, issue_requests, status_lists
 from certlib.types import LONG_TERM, CertificateType, TypeRegistry, ValidatedData
 from hsm import KeyRef
 
@@ -53,6 +56,12 @@ class IssuerNotAuthorised(InputError):
     code = "ISSUER_NOT_AUTHORISED"
 
 
+class RequestIdReused(InputError):
+    """A request id the caller already used for a different issuance."""
+
+    code = "REQUEST_ID_REUSED"
+
+
 class StatusChangeRefused(InputError):
     """The requested status change is not allowed from the current status."""
 
@@ -67,6 +76,24 @@ class StatusChange:
     status: CertificateStatus
     changed: bool
     """False when the certificate already had this status (nothing recorded)."""
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    """What the store knows of a certificate, without personal data."""
+
+    identifier: str
+    type_id: str
+    type_code: str
+    issuer_uscc: str
+    version: int
+    status: CertificateStatus
+    status_changed_at: datetime | None
+    issued_at: datetime
+    valid_from: datetime
+    valid_until: datetime | None
+    status_list: str
+    status_index: int
 
 
 @dataclass(frozen=True)
@@ -144,6 +171,13 @@ class CertificateOffice:
         validated = certificate_type.validate(data)
         if holder_key is not None:
             load_public_key(holder_key)
+        actor = actor or Actor.local()
+        request_digest = _request_digest(certificate_type.id, issuer.uscc, validated,
+                                         holder_key, version)
+        if request_id is not None:
+            earlier = self._earlier_issuance(actor, request_id, request_digest)
+            if earlier is not None:
+                return earlier
         key = self._keys.get(issuer.uscc) or self.authority.issuer_key(issuer)
         chain = self._chains.get(issuer.region_code)
         if chain is None:
@@ -154,7 +188,7 @@ class CertificateOffice:
                 issued = self._issue_once(
                     certificate_type=certificate_type, issuer=issuer, validated=validated,
                     key=key, chain=chain, holder_key=holder_key, version=version,
-                    actor=actor or Actor.local(), request_id=request_id)
+                    actor=actor, request_id=request_id, request_digest=request_digest)
                 self._keys[issuer.uscc] = key
                 return issued
             except KeyNotUsableError:
@@ -165,14 +199,32 @@ class CertificateOffice:
                     raise
                 key = fresh
             except sa.exc.IntegrityError:
+                # A concurrent retry of the same request may have won: answer with it.
+                if request_id is not None:
+                    earlier = self._earlier_issuance(actor, request_id, request_digest)
+                    if earlier is not None:
+                        return earlier
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def _earlier_issuance(self, actor: Actor, request_id: str,
+                          request_digest: bytes) -> IssuedCertificate | None:
+        with self.store.reading() as connection:
+            row = connection.execute(sa.select(issue_requests).where(
+                (issue_requests.c.actor == actor.label)
+                & (issue_requests.c.request_id == request_id))).first()
+        if row is None:
+            return None
+        if bytes(row.request_digest) != request_digest:
+            raise RequestIdReused("this request id was used for a different issuance")
+        return self.get(row.identifier)
 
     def _issue_once(
         self, *, certificate_type: CertificateType, issuer: IssuerRecord,
         validated: ValidatedData, key: KeyRef, chain: tuple[bytes, ...],
         holder_key: bytes | None, version: int, actor: Actor, request_id: str | None,
+        request_digest: bytes,
     ) -> IssuedCertificate:
         issued_at = self.clock()
         not_before, not_after = _validity(certificate_type, validated.values, issued_at)
@@ -230,6 +282,10 @@ class CertificateOffice:
                 status=CertificateStatus.VALID.value, issued_at=issued_at,
                 valid_from=not_before, valid_until=not_after, signed_object=signed_object,
                 data_key_id=key_id, sealed_payload=sealed))
+            if request_id is not None:
+                connection.execute(sa.insert(issue_requests).values(
+                    actor=actor.label, request_id=request_id, request_digest=request_digest,
+                    identifier=str(identifier), created_at=issued_at))
             self.audit.append(connection, actor=actor, method="certificate.issue",
                               objects=(str(identifier), issuer.uscc), request_id=request_id,
                               details={"type": certificate_type.id})
@@ -258,6 +314,19 @@ class CertificateOffice:
     def status(self, identifier: str) -> CertificateStatus:
         """The certificate's current status."""
         return CertificateStatus(self._row(identifier).status)
+
+    def record(self, identifier: str) -> CertificateRecord:
+        """The certificate's metadata and status (no personal data)."""
+        row = self._row(identifier)
+        region = self.authority.issuer(row.issuer_uscc).region_code
+        return CertificateRecord(
+            identifier=row.identifier, type_id=row.type_name, type_code=row.type_code,
+            issuer_uscc=row.issuer_uscc, version=row.version,
+            status=CertificateStatus(row.status),
+            status_changed_at=_utc(row.status_changed_at), issued_at=_utc(row.issued_at),
+            valid_from=_utc(row.valid_from), valid_until=_utc(row.valid_until),
+            status_list=list_uri(region, row.issuer_uscc, row.status_list_id),
+            status_index=row.status_index)
 
     def revoke(self, identifier: str, *, actor: Actor | None = None,
                request_id: str | None = None, reason: str = "unspecified") -> StatusChange:
@@ -313,12 +382,28 @@ class CertificateOffice:
         return StatusChange(identifier, target, changed=True)
 
     def _row(self, identifier: str) -> sa.Row[tuple[object, ...]]:
-        with self.store.transaction() as connection:
+        with self.store.reading() as connection:
             row = connection.execute(sa.select(certificates).where(
                 certificates.c.identifier == identifier)).first()
         if row is None:
             raise CertificateNotFound("no certificate with this identifier")
         return row
+
+
+def _request_digest(type_id: str, issuer: str, validated: ValidatedData,
+                    holder_key: bytes | None, version: int) -> bytes:
+    """A digest of what an issuance request asks for, to tell a retry from a new request."""
+    body = json.dumps({"type": type_id, "issuer": issuer, "values": dict(validated.values),
+                       "holder_key": (holder_key or b"").hex(), "version": version},
+                      sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(body).digest()
+
+
+def _utc(moment: Any) -> Any:
+    """A stored time as aware UTC (SQLite returns naive UTC)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _allocate_status(connection: sa.Connection, issuer_uscc: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -39,11 +40,16 @@ def _guarded(call: Callable[[], T]) -> T:
         raise translate(error) from error
 
 
+KeyObserver = Callable[[str, float, bool], None]
+"""Called after each key-store operation with (operation, seconds, succeeded)."""
+
+
 class CertlibKeyStore:
     """A key store whose failures are certlib errors (see `certlib.errors`)."""
 
-    def __init__(self, inner: hsm.KeyStore) -> None:
+    def __init__(self, inner: hsm.KeyStore, observer: KeyObserver | None = None) -> None:
         self.inner = inner
+        self.observer = observer
 
     def algorithms(self) -> tuple[str, ...]:
         """Algorithms the store can generate keys for."""
@@ -63,10 +69,19 @@ class CertlibKeyStore:
 
     def sign(self, ref: hsm.KeyRef, data: bytes) -> bytes:
         """Sign `data` with an active key version."""
+        if self.observer is None:
+            try:
+                return self.inner.sign(ref, data)
+            except hsm.HsmError as error:
+                raise translate(error) from error
+        start = time.perf_counter()
         try:
-            return self.inner.sign(ref, data)
+            signature = self.inner.sign(ref, data)
         except hsm.HsmError as error:
+            self.observer("sign", time.perf_counter() - start, False)
             raise translate(error) from error
+        self.observer("sign", time.perf_counter() - start, True)
+        return signature
 
     def rotate(self, name: str) -> hsm.KeyRef:
         """Create the next version; older versions become verify-only."""
@@ -114,8 +129,10 @@ def token_config(settings: Settings) -> hsm.TokenConfig:
     )
 
 
-def open_keystore(settings: Settings | None = None) -> CertlibKeyStore:
+def open_keystore(settings: Settings | None = None,
+                  observer: KeyObserver | None = None) -> CertlibKeyStore:
     """The key store of the configured state directory (see `certlib.config`)."""
     settings = settings or load_settings()
     config = token_config(settings)
-    return CertlibKeyStore(hsm.Pkcs11KeyStore(config, admin_lock=settings.admin_lock))
+    return CertlibKeyStore(hsm.Pkcs11KeyStore(config, admin_lock=settings.admin_lock),
+                           observer)

@@ -13,6 +13,8 @@ CERTLIB_ARC = "2.25.89727677558401732758394429194209475165"
 # Content types
 CERTIFICATE_SECURITY_OBJECT = f"{CERTLIB_ARC}.1.1"
 """eContentType of a signed e-certificate's security object."""
+STATUS_LIST = f"{CERTLIB_ARC}.1.2"
+"""eContentType of a signed status list (W3C Bitstring Status List JSON)."""
 
 # Certificate extensions
 ISSUER_AUTHORISATION = f"{CERTLIB_ARC}.2.1"
@@ -38,6 +40,7 @@ KP_DOCUMENT_SIGNING = "1.3.6.1.5.5.7.3.36"
 def _register() -> None:
     """Teach asn1crypto the names it lacks, so parsed values carry readable names."""
     cms.ContentType._map.setdefault(CERTIFICATE_SECURITY_OBJECT, "certlib_cso")
+    cms.ContentType._map.setdefault(STATUS_LIST, "certlib_status_list")
     cms.ContentType._map.setdefault(GM_SIGNED_DATA, "gm_signed_data")
     cms.ContentType._map.setdefault(GM_DATA, "gm_data")
     x509.KeyPurposeId._map.setdefault(KP_ECERT_SIGNING, "certlib_ecert_signing")

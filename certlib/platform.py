@@ -8,7 +8,7 @@ from certlib.audit import AuditLog
 from certlib.authority import Authority
 from certlib.config import Settings, load_settings
 from certlib.issuance import CertificateOffice
-from certlib.keys import CertlibKeyStore, open_keystore
+from certlib.keys import CertlibKeyStore, KeyObserver, open_keystore
 from certlib.protect import DataProtector
 from certlib.status import StoreStatusSource
 from certlib.store import Store
@@ -20,13 +20,14 @@ from certlib.verify import Verifier
 class Platform:
     """Everything one government service platform runs on, opened lazily."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, key_observer: KeyObserver | None = None) -> None:
         self.settings = settings
+        self.key_observer = key_observer
 
     @cached_property
     def keystore(self) -> CertlibKeyStore:
         """The HSM key store."""
-        return open_keystore(self.settings)
+        return open_keystore(self.settings, self.key_observer)
 
     @cached_property
     def store(self) -> Store:

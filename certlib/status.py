@@ -68,7 +68,7 @@ class StoreStatusSource:
             return StatusAnswer(CertificateStatus.UNKNOWN, at, "store",
                                 detail="not a status list of this platform")
         _, issuer_uscc, list_id = parsed
-        with self.store.transaction() as connection:
+        with self.store.reading() as connection:
             row = connection.execute(
                 sa.select(certificates.c.status, certificates.c.status_changed_at)
                 .where((certificates.c.status_list_id == list_id)

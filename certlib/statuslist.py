@@ -38,12 +38,12 @@ from certlib.report import CheckResult, ReportBuilder
 from certlib.status import CertificateStatus, StatusAnswer, list_uri, parse_list_uri
 from certlib.store.schema import certificates, issuers, status_list_snapshots, status_lists
 from certlib.trust import TrustMaterial
-from certlib.verify import Verifier, _authorisation
+from certlib.verify import Verifier, signer_authorisation
 
 if TYPE_CHECKING:
     from certlib.platform import Platform
 
-STATUS_LIST = f"{oids.CERTLIB_ARC}.1.2"
+STATUS_LIST = oids.STATUS_LIST
 """eContentType of a signed status list (its content is the JSON credential, UTF-8)."""
 
 MIN_ENTRIES = 131_072
@@ -324,9 +324,9 @@ def verify_status_list(signed: bytes, uri: str, trust: TrustMaterial, *,
     checker = verifier or Verifier(trust)
     report = ReportBuilder(moment)
     # The e-certificate envelope checks, unchanged: attributes, digest, signature, ESS, chain.
-    signer = checker._check_envelope(report, envelope)
+    signer = checker.check_envelope(report, envelope)
     if signer is not None:
-        checker._check_chain(report, signer, envelope)
+        checker.check_chain(report, signer, envelope)
     for check in report.checks:
         if check.result is CheckResult.FAILED:
             raise StatusListRejected(f"the status list fails its {check.name} check: "
@@ -336,7 +336,7 @@ def verify_status_list(signed: bytes, uri: str, trust: TrustMaterial, *,
                                         f"{check.detail}")
     if signer is None:
         raise StatusListRejected("the status list has no usable signer")
-    allowed = _authorisation(signer)
+    allowed = signer_authorisation(signer)
     if allowed is None or allowed["uscc"] != issuer_uscc or allowed["region"] != region:
         raise StatusListRejected("the status list is not signed by its department")
     try:

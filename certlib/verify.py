@@ -138,10 +138,10 @@ class Verifier:
             return
         report.passed("format", "certificate" if full else "presentation")
         report.subject.update(_subject(cso))
-        signer = self._check_envelope(report, envelope)
+        signer = self.check_envelope(report, envelope)
         if signer is None:
             return
-        self._check_chain(report, signer, envelope)
+        self.check_chain(report, signer, envelope)
         self._check_authorisation(report, signer, cso)
         self._check_identifier(report, cso)
         self._check_validity(report, cso)
@@ -150,8 +150,9 @@ class Verifier:
         self._check_holder(report, cso, parsed, full)
         self._check_binding(report, cso=cso, parsed=parsed, full=full, expected=binding)
 
-    def _check_envelope(self, report: ReportBuilder,
-                        envelope: envelopes.SignedEnvelope) -> bytes | None:
+    def check_envelope(self, report: ReportBuilder,
+                       envelope: envelopes.SignedEnvelope) -> bytes | None:
+        """Envelope checks (attributes, digest, signature, ESS); the signer's certificate."""
         if envelope.duplicate_attributes:
             report.failed("signed-attributes", SubIndication.FORMAT_FAILURE,
                           "a signed attribute appears more than once")
@@ -162,7 +163,7 @@ class Verifier:
             return None
         if not envelope.message_digest_matches():
             report.failed("message-digest", SubIndication.HASH_FAILURE,
-                          "the security object does not match the signed digest")
+                          "the signed content does not match its signed digest")
             return None
         report.passed("message-digest")
         signer = envelope.find_signer_certificate(self.trust.certificates)
@@ -187,8 +188,9 @@ class Verifier:
         report.passed("signing-certificate")
         return signer
 
-    def _check_chain(self, report: ReportBuilder, signer: bytes,
-                     envelope: envelopes.SignedEnvelope) -> None:
+    def check_chain(self, report: ReportBuilder, signer: bytes,
+                    envelope: envelopes.SignedEnvelope) -> None:
+        """Path validation of the signer's certificate, with a short-lived cache."""
         moment = report.validation_time
         intermediates = [*envelope.certificates, *self.trust.certificates]
         key = hashlib.sha256(b"".join(
@@ -220,7 +222,7 @@ class Verifier:
 
     def _check_authorisation(self, report: ReportBuilder, signer: bytes,
                              cso: ecert.CertificateSecurityObject) -> None:
-        allowed = _authorisation(signer)
+        allowed = signer_authorisation(signer)
         issuer = cso["issuer"].native
         if allowed is None:
             report.failed("issuer-authorisation", SubIndication.NOT_AUTHORISED,
@@ -392,7 +394,7 @@ class Verifier:
 
 
 @functools.lru_cache(maxsize=1024)
-def _authorisation(signer: bytes) -> dict[str, Any] | None:
+def signer_authorisation(signer: bytes) -> dict[str, Any] | None:
     """The issuer-authorisation extension of a signing certificate whose EKU allows
     e-certificate signing, as plain data; None otherwise."""
     try:

@@ -11,6 +11,7 @@ import os
 import queue
 import stat
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -597,6 +598,7 @@ def test_files_are_replaced_atomically(platform: Platform, departments: Departme
                 seen.append(json.loads(cms.parse(data).content)["number"])
             except (OSError, CertlibError, ValueError) as error:
                 problems.append(repr(error))
+            time.sleep(0.002)  # let the publishing thread have the GIL
 
     reader = threading.Thread(target=read)
     reader.start()

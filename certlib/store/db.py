@@ -18,8 +18,9 @@ from certlib.errors import UnavailableError
 from certlib.store.schema import counters
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and immediate write transactions."""
+def create_engine(url: str, *, for_reads: bool = False) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and immediate write transactions
+    (`for_reads`: ordinary deferred transactions, which never wait for writers)."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
@@ -37,8 +38,9 @@ def create_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
-            # Take the write lock up front: no deadlock when two processes upgrade at once.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front: no deadlock when two processes upgrade
+            # at once. Readers begin deferred: in WAL mode they never wait for a writer.
+            connection.exec_driver_sql("BEGIN" if for_reads else "BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -50,6 +52,8 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
+        self.read_engine = (create_engine(url, for_reads=True) if url.startswith("sqlite")
+                            else self.engine)
 
     @property
     def dialect(self) -> str:
@@ -77,9 +81,20 @@ class Store:
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
             raise UnavailableError(f"the database is unavailable: {_reason(error)}") from None
 
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only transaction (on SQLite it does not queue behind writers)."""
+        try:
+            with self.read_engine.begin() as connection:
+                yield connection
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+            raise UnavailableError(f"the database is unavailable: {_reason(error)}") from None
+
     def close(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
 
 def next_counter(connection: Connection, name: str) -> int:
