@@ -230,17 +230,40 @@ class Authority:
                          reason=reason)
         self.publish_crl(record.region_code, "issuing")
 
+    def revoked_serials(self) -> set[int]:
+        """Serials of every certificate the regions' issuing CAs have revoked (for TLS)."""
+        with self.store.reading() as connection:
+            return {int(row.serial) for row in connection.execute(
+                sa.select(revoked_ca_certificates.c.serial).where(
+                    revoked_ca_certificates.c.authority == "issuing"))}
+
+    def revoke_tls_certificate(self, region_code: str, certificate: bytes,
+                               reason: str = "cessation_of_operation", *,
+                               actor: Actor | None = None) -> None:
+        """Revoke a TLS client or server certificate and publish the issuing CA's CRL."""
+        serial = x509.Certificate.load(certificate).serial_number
+        region = self.region(region_code)
+        with self.store.transaction() as connection:
+            connection.execute(sa.insert(revoked_ca_certificates).values(
+                region_code=region.code, authority="issuing", serial=str(serial),
+                revoked_at=self.clock(), reason=reason))
+            self._record(connection, actor, "tls.revoke", (region.code, str(serial)),
+                         reason=reason)
+        self.publish_crl(region.code, "issuing")
+
     # -- TLS ---------------------------------------------------------------------
 
     def issue_tls_certificate(
         self, region_code: str, *, public_key: bytes, subject: pki.DistinguishedName,
         server: bool, dns_names: Sequence[str] = (), ip_addresses: Sequence[str] = (),
+        not_before: datetime | None = None, not_after: datetime | None = None,
     ) -> bytes:
         """A TLS server or client certificate from the region's issuing CA."""
         region = self.region(region_code)
         return pki.build_certificate(
             self.keystore, self._issuing_ca(region), subject=subject, public_key=public_key,
-            profile=pki.TLS_SERVER if server else pki.TLS_CLIENT, not_before=self.clock(),
+            profile=pki.TLS_SERVER if server else pki.TLS_CLIENT,
+            not_before=not_before or self.clock(), not_after=not_after,
             crl_distribution_point=_crl_url(region.code, "issuing"),
             dns_names=dns_names, ip_addresses=ip_addresses)
 

@@ -1,0 +1,6 @@
+"""`python -m daemon` runs certd."""
+
+from daemon.cli import entry_point
+
+if __name__ == "__main__":
+    entry_point()

@@ -1,0 +1,217 @@
+"""Who is calling (mutual TLS client certificate) and what they may do (the policy file).
+
+The caller is the department whose USCC the client certificate's subject carries
+(organizationIdentifier). The policy file gives each department roles; each method
+admits some roles. `issuer` on a method admits any `issuer:{type_id}` role: the handler
+then checks the role of the certificate type at hand.
+
+```toml
+# <home>/policy.toml
+[departments."11630000MB0000010N"]
+roles = ["issuer:resident-id-card", "verifier"]
+
+[methods]                      # optional: replaces the built-in roles of a method
+"certsvc.v1.VerificationService/Verify" = ["verifier", "issuer"]
+```
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from asn1crypto import pem, x509
+
+from certlib.audit import Actor
+from certlib.errors import ConfigurationError
+from daemon.errors import RpcFailure
+
+ISSUER = "issuer"
+VERIFIER = "verifier"
+SEAL_KEEPER = "seal_keeper"
+AUDITOR = "auditor"
+ADMIN = "admin"
+
+DEFAULT_METHOD_ROLES: dict[str, frozenset[str]] = {
+    f"certsvc.v1.CertificateService/{name}": frozenset({ISSUER}) for name in (
+        "IssueCertificate", "BatchIssueCertificates", "RevokeCertificate",
+        "SuspendCertificate", "ResumeCertificate")
+} | {
+    "certsvc.v1.CertificateService/GetCertificate": frozenset({ISSUER, AUDITOR}),
+    "certsvc.v1.VerificationService/Verify": frozenset({VERIFIER}),
+    "certsvc.v1.VerificationService/VerifyStream": frozenset({VERIFIER}),
+    "certsvc.v1.VerificationService/GetStatus": frozenset({VERIFIER, ISSUER}),
+    "certsvc.v1.VerificationService/GetStatusList": frozenset({VERIFIER, ISSUER}),
+    "certsvc.v1.KeyService/CreateKey": frozenset({ADMIN}),
+    "certsvc.v1.KeyService/RotateKey": frozenset({ADMIN}),
+    "certsvc.v1.KeyService/DisableKey": frozenset({ADMIN}),
+    "certsvc.v1.KeyService/DestroyKey": frozenset({ADMIN}),
+    "certsvc.v1.KeyService/GetKey": frozenset({ADMIN, AUDITOR}),
+    "certsvc.v1.KeyService/ListKeys": frozenset({ADMIN, AUDITOR}),
+    "certsvc.v1.AuditService/QueryAuditRecords": frozenset({AUDITOR}),
+    "certsvc.v1.AuditService/VerifyAuditChain": frozenset({AUDITOR, ADMIN}),
+}
+OPEN_METHODS = frozenset({"grpc.health.v1.Health/Check", "grpc.health.v1.Health/Watch"})
+"""Answered without a client certificate."""
+ANY_CALLER = frozenset({"grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo"})
+"""Answered to any authenticated department."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated department and its roles."""
+
+    uscc: str
+    name: str
+    roles: frozenset[str]
+    serial: int
+
+    @property
+    def actor(self) -> Actor:
+        """How the audit log names this caller."""
+        return Actor("department", self.uscc)
+
+    def may_issue(self, type_id: str) -> bool:
+        """Whether the caller holds `issuer:{type_id}`."""
+        return f"{ISSUER}:{type_id}" in self.roles
+
+    def admits(self, required: frozenset[str]) -> bool:
+        """Whether one of the caller's roles is among `required` (`issuer` = any issuer:*)."""
+        for role in self.roles:
+            if role in required or (role.startswith(f"{ISSUER}:") and ISSUER in required):
+                return True
+        return False
+
+
+class Policy:
+    """Roles per department and per method, from the policy file (re-read when it changes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._stamp: float | None = None
+        self._departments: dict[str, frozenset[str]] = {}
+        self._methods: dict[str, frozenset[str]] = dict(DEFAULT_METHOD_ROLES)
+        self._load()
+
+    def departments(self) -> dict[str, list[str]]:
+        """Every department the policy knows, with its roles."""
+        self._reload_if_changed()
+        return {uscc: sorted(roles) for uscc, roles in self._departments.items()}
+
+    def roles_of(self, uscc: str) -> frozenset[str] | None:
+        """The department's roles, or None if the policy does not know it."""
+        self._reload_if_changed()
+        return self._departments.get(uscc)
+
+    def required(self, method: str) -> frozenset[str] | None:
+        """The roles a method admits; None for a method the policy does not list."""
+        self._reload_if_changed()
+        return self._methods.get(method)
+
+    def _reload_if_changed(self) -> None:
+        try:
+            stamp = self.path.stat().st_mtime
+        except OSError:
+            stamp = None
+        if stamp != self._stamp:
+            self._load()
+
+    def _load(self) -> None:
+        with self._lock:
+            try:
+                stamp = self.path.stat().st_mtime
+                document = tomllib.loads(self.path.read_text())
+            except FileNotFoundError:
+                stamp, document = None, {}
+            except (OSError, tomllib.TOMLDecodeError) as error:
+                raise ConfigurationError(f"cannot read the policy file: {error}") from None
+            departments: dict[str, frozenset[str]] = {}
+            for uscc, entry in document.get("departments", {}).items():
+                roles = entry.get("roles", []) if isinstance(entry, dict) else None
+                if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+                    raise ConfigurationError(f"policy: roles of {uscc} must be a list of text")
+                departments[uscc.upper()] = frozenset(roles)
+            methods = dict(DEFAULT_METHOD_ROLES)
+            for method, roles in document.get("methods", {}).items():
+                if not isinstance(roles, list):
+                    raise ConfigurationError(f"policy: roles of {method} must be a list")
+                methods[method] = frozenset(roles)
+            self._departments, self._methods, self._stamp = departments, methods, stamp
+
+
+def write_policy(path: Path, departments: dict[str, list[str]]) -> None:
+    """Write a policy file giving each department (by USCC) its roles."""
+    lines = ["# certd policy: the roles of each department, by USCC (docs/operations.md).", ""]
+    for uscc, roles in sorted(departments.items()):
+        lines.append(f'[departments."{uscc}"]')
+        lines.append("roles = [" + ", ".join(f'"{role}"' for role in roles) + "]")
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+class RevocationCache:
+    """Serials of revoked client certificates, refreshed from the store every few seconds."""
+
+    def __init__(self, load: object, ttl: float = 5.0) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._serials: frozenset[int] = frozenset()
+        self._loaded = 0.0
+        self._lock = threading.Lock()
+
+    def revoked(self, serial: int) -> bool:
+        """Whether a client certificate serial is revoked."""
+        with self._lock:
+            if time.monotonic() - self._loaded > self._ttl:
+                self._serials = frozenset(self._load())  # type: ignore[operator]
+                self._loaded = time.monotonic()
+            return serial in self._serials
+
+
+def peer_certificate(context: grpc.ServicerContext) -> x509.Certificate | None:
+    """The verified client certificate of the call, if the connection has one."""
+    properties = context.auth_context()
+    chain = properties.get("x509_pem_cert")
+    if not chain:
+        return None
+    _, _, der = pem.unarmor(chain[0])
+    return x509.Certificate.load(der)
+
+
+def authenticate(context: grpc.ServicerContext, policy: Policy,
+                 revocations: RevocationCache) -> Caller:
+    """The caller of this call; UNAUTHENTICATED when there is none the daemon accepts."""
+    certificate = peer_certificate(context)
+    if certificate is None:
+        raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
+                         "this method needs a TLS client certificate of a department")
+    subject = certificate.subject.native
+    uscc = str(subject.get("organization_identifier", "")).upper()
+    if not uscc:
+        raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
+                         "the client certificate names no department (organizationIdentifier)")
+    if revocations.revoked(certificate.serial_number):
+        raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
+                         "the client certificate is revoked")
+    roles = policy.roles_of(uscc)
+    if roles is None:
+        raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
+                         f"department {uscc} is not known to this daemon's policy")
+    return Caller(uscc, str(subject.get("common_name", "")), roles, certificate.serial_number)
+
+
+def authorise(caller: Caller, method: str, policy: Policy) -> None:
+    """PERMISSION_DENIED unless the caller's roles admit the method."""
+    if method in ANY_CALLER:
+        return
+    required = policy.required(method)
+    if required is None or not caller.admits(required):
+        raise RpcFailure(grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED",
+                         f"department {caller.uscc} may not call {method}",
+                         metadata={"method": method})
