@@ -233,8 +233,8 @@ class AuditLog:
               object_id: str | None = None, after_seq: int = 0,
               limit: int = 100) -> list[AuditRecord]:
         """Records in order, filtered; page with `after_seq` = the last seq seen."""
-        if not 1 <= limit <= 1000:
-            raise InputError("page size must be between 1 and 1000")
+        if not 1 <= limit <= 5000:
+            raise InputError("page size must be between 1 and 5000")
         statement = sa.select(audit_records).where(audit_records.c.seq > after_seq)
         if since is not None:
             statement = statement.where(audit_records.c.time >= since)

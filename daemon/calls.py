@@ -48,6 +48,36 @@ def call() -> CallContext:
     return current_call.get()
 
 
+class _Undecodable:
+    """Stands in for a request whose bytes are not the method's message."""
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """A deserializer that hands over _Undecodable instead of failing the call."""
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:
+            return _Undecodable()
+
+    return parse
+
+
+def _decoded(request: Any) -> Any:
+    if isinstance(request, _Undecodable):
+        raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_INPUT",
+                         "the request is not a valid message of this method", field="request")
+    return request
+
+
+def _decoded_stream(requests: Iterator[Any]) -> Iterator[Any]:
+    for request in requests:
+        yield _decoded(request)
+
+
 def _request_id(context: grpc.ServicerContext) -> str:
     for key, value in context.invocation_metadata():
         if key == REQUEST_ID_HEADER and isinstance(value, str) and 0 < len(value) <= 100:
@@ -74,12 +104,12 @@ class CallInterceptor(grpc.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer)
         if handler.stream_stream is not None:
             return grpc.stream_stream_rpc_method_handler(
-                self._stream(handler.stream_stream, method),
-                request_deserializer=handler.request_deserializer,
+                self._stream(handler.stream_stream, method, streaming_requests=True),
+                request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer)
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
@@ -104,11 +134,7 @@ class CallInterceptor(grpc.ServerInterceptor):
         caller = authenticate(context, self.policy, self.revocations)
         current = CallContext(caller, request_id, method)
         current_call.set(current)
-        try:
-            authorise(caller, method, self.policy)
-        except RpcFailure:
-            self._record_denial(current)
-            raise
+        authorise(caller, method, self.policy)
         return current
 
     def _record_denial(self, current: CallContext) -> None:
@@ -128,6 +154,8 @@ class CallInterceptor(grpc.ServerInterceptor):
         if isinstance(error, RpcFailure | CertlibError):
             status = rich_status(error, request_id)
             reason = error.reason if isinstance(error, RpcFailure) else error.code
+            if isinstance(error, RpcFailure) and error.status is grpc.StatusCode.PERMISSION_DENIED:
+                self._record_denial(current_call.get())
         else:
             log.error("unexpected error", exc_info=error, extra={"request_id": request_id,
                                                                 "method": method})
@@ -162,7 +190,7 @@ class CallInterceptor(grpc.ServerInterceptor):
             try:
                 try:
                     current = self._begin(context, method)
-                    response = behaviour(request, context)
+                    response = behaviour(_decoded(request), context)
                 except Exception as error:
                     self._fail(context, method, started, error)
                     return None
@@ -175,14 +203,17 @@ class CallInterceptor(grpc.ServerInterceptor):
         return wrapped
 
     def _stream(self, behaviour: Callable[[Any, grpc.ServicerContext], Iterator[Any]],
-                method: str) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+                method: str, streaming_requests: bool = False,
+                ) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
         def wrapped(requests: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = monotonic()
             token = current_call.set(CallContext(Caller("", "", frozenset(), 0), "", method))
             try:
                 try:
                     current = self._begin(context, method)
-                    yield from behaviour(requests, context)
+                    incoming = (_decoded_stream(requests) if streaming_requests
+                                else _decoded(requests))
+                    yield from behaviour(incoming, context)
                 except Exception as error:
                     self._fail(context, method, started, error)
                     return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -16,6 +17,7 @@ from certlib.config import Settings, load_settings
 from certlib.ids import uscc_with_check
 from certlib.keys import CertlibKeyStore, open_keystore
 from certlib.platform import Platform, open_platform
+from tests.daemon_support import DAEMON_LOGS, RunningDaemon, launch
 from tests.samples import PERSON_NUMBERS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -129,6 +131,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if a sample identity number appears in any log record."""
     text = _captured_logs.getvalue()
+    for path in DAEMON_LOGS:
+        with contextlib.suppress(OSError):
+            text += path.read_text(errors="replace")
     leaked = [number for number in PERSON_NUMBERS if number in text or number.lower() in text]
     if leaked:
         session.config.stash[_LEAK_KEY] = len(leaked)
@@ -192,3 +197,19 @@ def fresh_platform(settings: Settings, database_url: str) -> Iterator[Platform]:
     opened = open_platform(replace(settings, database_url=database_url))
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def daemon(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
+    """A real certd on 127.0.0.1 (2 workers) over SQLite, then over PostgreSQL."""
+    home = tmp_path_factory.mktemp("certd-home")
+    if request.param == "sqlite":
+        yield from launch(home, f"sqlite:///{home / 'certlib.db'}")
+        return
+    name = f"certlib_daemon_{uuid.uuid4().hex[:12]}"
+    url = _postgres_database(name)
+    try:
+        yield from launch(home, url)
+    finally:
+        _drop_postgres_database(name)

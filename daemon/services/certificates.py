@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import grpc
 
-from certlib.errors import CertlibError
+from certlib.algorithms import load_public_key
+from certlib.errors import CertlibError, InvalidKey
 from certlib.issuance import IssuedCertificate
 from certsvc.v1 import (
     certificate_pb2,
@@ -68,7 +69,13 @@ class CertificateService(certificate_service_pb2_grpc.CertificateServiceServicer
                 results.append(certificate_service_pb2.IssueCertificateResult(
                     index=index, response=response))
             except (CertlibError, RpcFailure) as error:
-                status = rich_status(error, call().request_id)
+                current = call()
+                if isinstance(error, RpcFailure) and (
+                        error.status is grpc.StatusCode.PERMISSION_DENIED):
+                    self.runtime.platform.audit.record(
+                        actor=current.caller.actor, method=current.method,
+                        outcome="PERMISSION_DENIED", request_id=current.request_id)
+                status = rich_status(error, current.request_id)
                 results.append(certificate_service_pb2.IssueCertificateResult(
                     index=index, error=common_pb2.ItemError(
                         code=status.code, message=status.message, details=status.details)))
@@ -91,6 +98,11 @@ class CertificateService(certificate_service_pb2_grpc.CertificateServiceServicer
             raise invalid("request_id", "request_id is at most 100 characters")
         if request.version < 0 or request.version > 999:
             raise invalid("version", "version is 1 to 999")
+        if request.holder_public_key:
+            try:
+                load_public_key(request.holder_public_key)
+            except InvalidKey as error:
+                raise invalid("holder_public_key", error.message, error.code) from None
         office = self.runtime.platform.office
         issued: IssuedCertificate = office.issue(
             issuer_uscc=uscc, type_id=request.type_id, data=dict(request.fields),

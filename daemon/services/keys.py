@@ -59,8 +59,10 @@ class KeyService(key_service_pb2_grpc.KeyServiceServicer):
             key = check_key_name(request.key_id)
         except InvalidKeyRequest as error:
             raise invalid("key_id", error.message) from None
-        if not request.algorithm:
-            raise invalid("algorithm", "algorithm is required")
+        if request.algorithm not in self.runtime.platform.keystore.algorithms():
+            raise invalid("algorithm", "give one of "
+                          + ", ".join(self.runtime.platform.keystore.algorithms()),
+                          "UNKNOWN_ALGORITHM")
         keystore = self.runtime.platform.keystore
         self._run_audited("key.create", key, lambda: keystore.generate(request.algorithm, key))
         return key_service_pb2.CreateKeyResponse(key=convert.key(self._versions(key)))
