@@ -123,7 +123,15 @@ class RunningDaemon:
         assert self.process is not None
         output = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
                                 text=True, check=False).stdout
-        return [int(pid) for pid in output.split()]
+        workers = []
+        for pid in output.split():
+            try:  # the supervisor's other child is multiprocessing's resource tracker
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in command:
+                workers.append(int(pid))
+        return workers
 
     def count(self, table: str) -> int:
         """Rows in one of the daemon's tables, read directly from its database."""
