@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -24,17 +25,18 @@ def _set_up(platform: Platform) -> None:
                                   actor=Actor("admin", "ops"))
 
 
-def _issue(platform: Platform, actor: Actor) -> str:
+def _issue(platform: Platform, actor: Actor, request_id: str | None = None) -> str:
     return platform.office.issue(issuer_uscc=DEPARTMENT, type_id="resident-id-card",
                                  data=SAMPLES["resident-id-card"], actor=actor,
-                                 request_id="req-1").identifier
+                                 request_id=request_id or uuid.uuid4().hex).identifier
 
 
 def test_changes_are_recorded_with_their_actor(fresh_platform: Platform) -> None:
     """Region, department, issue and revoke each leave one record; no personal data."""
     _set_up(fresh_platform)
     clerk = Actor("department", DEPARTMENT)
-    identifier = _issue(fresh_platform, clerk)
+    identifier = _issue(fresh_platform, clerk, "req-1")
+    assert _issue(fresh_platform, clerk, "req-1") == identifier  # a retry issues nothing new
     fresh_platform.office.revoke(identifier, actor=clerk, reason="lost")
     fresh_platform.office.revoke(identifier, actor=clerk)  # already revoked: no new record
     records = fresh_platform.audit.query()

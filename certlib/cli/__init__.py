@@ -1,7 +1,8 @@
 """`certctl`: the administrator's and developer's command line, a thin layer over certlib.
 
 Exit status: 0 success (or PASSED), 1 FAILED, 2 usage or input error,
-3 INDETERMINATE, 4 the HSM or another needed service is unavailable.
+3 INDETERMINATE, 4 the HSM or another needed service is unavailable,
+5 refused: the caller is not trusted or not allowed (certd said so).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from certlib.cli import certs, demo, keys, pki
+from certlib.cli import audit, certs, demo, keys, pki, remote
 from certlib.config import load_settings
 from certlib.errors import (
     CertlibError,
@@ -21,6 +22,7 @@ from certlib.errors import (
     KeyNotFoundError,
     KeyNotUsableError,
     KeyRequestError,
+    TrustError,
 )
 from certlib.platform import open_platform
 
@@ -29,6 +31,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INDETERMINATE = 3
 EXIT_UNAVAILABLE = 4
+EXIT_REFUSED = 5
 
 _CALLER_FAULTS = (InputError, KeyNotFoundError, KeyExistsError, KeyNotUsableError, KeyRequestError)
 
@@ -39,6 +42,7 @@ def _common_options() -> argparse.ArgumentParser:
                         help="state directory (default: $CERTLIB_HOME or ~/.local/share/certlib)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print JSON for scripts instead of tables")
+    remote.add_options(common)
     return common
 
 
@@ -53,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.register(commands)
     pki.register(commands)
     certs.register(commands)
+    audit.register(commands)
     demo.register(commands)
     for command in commands.choices.values():
         command._add_container_actions(common) # accept --home/--json after the command
@@ -76,11 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.json = getattr(args, "json", False)
     args.home = getattr(args, "home", None)
+    remote.fill_defaults(args)
     try:
         return _dispatch(args)
     except CertlibError as error:
-        print(f"certctl: error: {error.message} [{error.code}]", file=sys.stderr)
-        return EXIT_USAGE if isinstance(error, _CALLER_FAULTS) else EXIT_UNAVAILABLE
+        request_id = getattr(error, "request_id", None)
+        suffix = f" (request {request_id})" if request_id else ""
+        print(f"certctl: error: {error.message} [{error.code}]{suffix}", file=sys.stderr)
+        if isinstance(error, _CALLER_FAULTS):
+            return EXIT_USAGE
+        return EXIT_REFUSED if isinstance(error, TrustError) else EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into `head` and the like
@@ -92,6 +102,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(args.home)
     if args.command == "demo":
         return demo.run(args, settings)
+    if args.endpoint:
+        return remote.run(args, settings)
     platform = open_platform(settings)
     try:
         if args.command == "keys":
@@ -104,6 +116,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return certs.run(args, platform)
         if args.command == "types":
             return certs.run_types(args, platform)
+        if args.command == "audit":
+            return audit.run(args, platform)
     finally:
         platform.close()
     raise InputError(f"unknown command {args.command!r}")

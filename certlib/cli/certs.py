@@ -120,17 +120,23 @@ def run(args: argparse.Namespace, platform: Platform) -> int:
     return 0
 
 
+def read_fields(args: argparse.Namespace) -> dict[str, object]:
+    """The field values of `--data FILE` (a JSON object); `--out` must be given too."""
+    if args.out is None:
+        raise InputError("--data needs --out")
+    try:
+        data = json.loads(read_file(args.data))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{args.data} is not a JSON object") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{args.data} is not a JSON object")
+    return data
+
+
 def _issue(args: argparse.Namespace, platform: Platform) -> int:
     office = platform.office
     if args.data is not None:
-        if args.out is None:
-            raise InputError("--data needs --out")
-        try:
-            data = json.loads(read_file(args.data))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InputError(f"{args.data} is not a JSON object") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{args.data} is not a JSON object")
+        data = read_fields(args)
         issued = office.issue(issuer_uscc=args.issuer, type_id=args.type_id, data=data)
         write_file(args.out, issued.der)
         report(args, {"identifier": issued.identifier, "out": str(args.out),
@@ -140,7 +146,7 @@ def _issue(args: argparse.Namespace, platform: Platform) -> int:
         return 0
     if args.out_dir is None:
         raise InputError("--in needs --out-dir")
-    rows = _read_batch(args.batch)
+    rows = read_batch(args.batch)
     certificate_type = platform.types.get(args.type_id)
     problems = []
     for number, row in enumerate(rows, start=2):
@@ -162,7 +168,8 @@ def _issue(args: argparse.Namespace, platform: Platform) -> int:
     return 0
 
 
-def _read_batch(path: Path) -> list[dict[str, object]]:
+def read_batch(path: Path) -> list[dict[str, object]]:
+    """The rows of a UTF-8 CSV batch file (header = field names)."""
     try:
         text = read_file(path).decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -210,11 +217,12 @@ def _verify(args: argparse.Namespace, platform: Platform) -> int:
         if at.tzinfo is None:
             raise InputError("--at needs a time zone, e.g. 2026-01-01T00:00:00+08:00")
     result = platform.verifier().verify(data, at=at)
-    _print_report(args, result)
+    print_report(args, result)
     return EXIT_FOR[result.indication]
 
 
-def _print_report(args: argparse.Namespace, result: ValidationReport) -> None:
+def print_report(args: argparse.Namespace, result: ValidationReport) -> None:
+    """Show a verification report (JSON with --json)."""
     if args.json:
         print_json(result.to_dict())
         return
