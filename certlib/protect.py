@@ -79,9 +79,16 @@ class DataProtector:
                     .returning(data_keys.c.id)).scalar_one())
             else:
                 key_id = int(row.id)
-        with self._lock:
-            self._current[purpose] = key_id
+        if connection is None:  # committed: safe to share with other threads
+            with self._lock:
+                self._current[purpose] = key_id
         return key_id
+
+    def prepare(self) -> None:
+        """Make sure the data keys exist (committed), so that later seals inside
+        concurrent transactions all use committed keys."""
+        self._current_key(_ENCRYPTION, None)
+        self._current_key(_INDEX, None)
 
     def _key(self, key_id: int, connection: Connection | None = None) -> bytes:
         with self._lock:
@@ -96,7 +103,9 @@ class DataProtector:
             raise TrustError("the data key of stored personal data is missing")
         key = self.keystore.unwrap_secret(row.purpose, bytes(row.wrapped))
         with self._lock:
-            self._keys[key_id] = key
+            # A key seen only inside an open transaction may still be rolled back.
+            if connection is None or key_id in self._current.values():
+                self._keys[key_id] = key
         return key
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.rpc import code_pb2
 from grpc_status import rpc_status
 
 from certlib.audit import AuditLog
@@ -156,6 +157,12 @@ class CallInterceptor(grpc.ServerInterceptor):
             reason = error.reason if isinstance(error, RpcFailure) else error.code
             if isinstance(error, RpcFailure) and error.status is grpc.StatusCode.PERMISSION_DENIED:
                 self._record_denial(current_call.get())
+            if isinstance(error, CertlibError) and status.code == code_pb2.INTERNAL:
+                # The caller sees only the request id; the operator needs the cause
+                # (certlib messages never carry personal data).
+                log.error("internal failure", extra={"request_id": request_id,
+                                                     "method": method, "reason": error.code,
+                                                     "detail": error.message})
         else:
             log.error("unexpected error", exc_info=error, extra={"request_id": request_id,
                                                                 "method": method})

@@ -28,7 +28,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from certlib.errors import CertlibError, ConfigurationError
 from certlib.keys import token_config
-from certlib.store import Store
+from certlib.platform import Platform
 from certsvc.v1 import (
     audit_service_pb2,
     audit_service_pb2_grpc,
@@ -161,11 +161,15 @@ class Supervisor:
         self.stopping = threading.Event()
 
     def prepare(self) -> None:
-        """Token, schema and metrics directory, before any worker starts."""
+        """Token, schema, data keys and metrics directory, before any worker starts
+        (one process creates what would otherwise race between workers)."""
         token_config(self.config.settings)  # creates the embedded SoftHSM2 token once
-        store = Store(self.config.settings.database_url)
-        store.migrate()
-        store.close()
+        platform = Platform(self.config.settings)
+        try:
+            platform.store.migrate()
+            platform.protector.prepare()
+        finally:
+            platform.close()
         metrics = self.config.home / "run" / "metrics"
         shutil.rmtree(metrics, ignore_errors=True)
         metrics.mkdir(parents=True)

@@ -26,7 +26,7 @@ from hsm.keystore import KeyRef, KeyState, Protection, check_key_name
 from hsm.mechanisms import TOKEN_MECHANISMS, TokenMechanism
 from hsm.records import KeyRecord
 from hsm.session import TokenConfig, TokenSession
-from hsm.wrapped import SOFTWARE_MECHANISMS, unwrap, wrap, wrapping_key
+from hsm.wrapped import SOFTWARE_MECHANISMS, unwrap, wrap, wrapping_key, wrapping_keys
 
 
 def _secret_label(purpose: str) -> str:
@@ -139,10 +139,10 @@ class Pkcs11KeyStore:
                 raise InvalidKeyRequest(f"key {ref.label} is not a {ref.algorithm} software key")
             if record.state is not KeyState.ACTIVE:
                 raise KeyNotUsable(f"key {ref.label} is {record.state.value} and cannot sign")
-            key = wrapping_key(session, create=False)
-            if key is None:
+            keys = wrapping_keys(session)
+            if not keys:
                 raise HsmError("the token has lost its wrapping key")
-            return unwrap(key, record.wrapped, record.label, record.algorithm)
+            return unwrap(keys, record.wrapped, record.label, record.algorithm)
 
         return self._token.run(operation)
 
@@ -225,10 +225,10 @@ class Pkcs11KeyStore:
         label = _secret_label(purpose)
 
         def operation(session: pkcs11.Session) -> bytes:
-            key = wrapping_key(session, create=False)
-            if key is None:
+            keys = wrapping_keys(session)
+            if not keys:
                 raise HsmError("the token has no wrapping key, so it wrapped no secret")
-            return unwrap(key, blob, label, "secret")
+            return unwrap(keys, blob, label, "secret")
 
         return self._token.run(operation)
 

@@ -43,17 +43,24 @@ class WrappingKey(Protocol):
         ...
 
 
+def wrapping_keys(session: pkcs11.Session) -> list[WrappingKey]:
+    """Every AES wrapping key on the token (processes that start at once on a fresh token
+    may each create one; blobs wrapped by any of them stay readable)."""
+    found = session.get_objects(
+        {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: WRAPPING_KEY_LABEL}
+    )
+    keys = []
+    for key in found:
+        assert isinstance(key, EncryptMixin) and isinstance(key, DecryptMixin)
+        keys.append(cast(WrappingKey, key))
+    return keys
+
+
 def wrapping_key(session: pkcs11.Session, create: bool) -> WrappingKey | None:
     """The token's AES wrapping key; created on first use when `create` is true."""
-    found = list(
-        session.get_objects(
-            {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: WRAPPING_KEY_LABEL}
-        )
-    )
+    found = wrapping_keys(session)
     if found:
-        key = found[0]
-        assert isinstance(key, EncryptMixin) and isinstance(key, DecryptMixin)
-        return cast(WrappingKey, key)
+        return found[0]
     if not create:
         return None
     created = session.generate_key(
@@ -88,16 +95,23 @@ def wrap(key: WrappingKey, plaintext: bytes, label: str, algorithm: str) -> byte
     return _BLOB_VERSION + nonce + bytes(ciphertext)
 
 
-def unwrap(key: WrappingKey, blob: bytes, label: str, algorithm: str) -> bytes:
-    """Decrypt a wrapped private key on the token; raise HsmError if it was tampered with."""
+def unwrap(keys: list[WrappingKey], blob: bytes, label: str, algorithm: str) -> bytes:
+    """Decrypt a wrapped private key on the token with whichever wrapping key made it;
+    raise HsmError if none authenticates it (tampered with, or not from this token)."""
+    if not keys:
+        raise HsmError("the token has no wrapping key")
     if len(blob) < 1 + _NONCE_BYTES + 16 or blob[:1] != _BLOB_VERSION:
         raise HsmError(f"wrapped key {label} is malformed")
     nonce, ciphertext = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
     params = GCMParams(nonce, _associated_data(label, algorithm), 128)
-    try:
-        return bytes(key.decrypt(ciphertext, mechanism=Mechanism.AES_GCM, mechanism_param=params))
-    except pkcs11.PKCS11Error as error:
-        raise HsmError(f"wrapped key {label} failed authentication") from error
+    for key in keys:
+        try:
+            return bytes(
+                key.decrypt(ciphertext, mechanism=Mechanism.AES_GCM, mechanism_param=params)
+            )
+        except pkcs11.PKCS11Error:
+            continue
+    raise HsmError(f"wrapped key {label} failed authentication")
 
 
 class Sm2Sm3:

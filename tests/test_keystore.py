@@ -19,11 +19,12 @@ from certlib.errors import (
     KeyNotFoundError,
     KeyNotUsableError,
     KeyRequestError,
+    KeyStoreError,
 )
 from certlib.keys import CertlibKeyStore, open_keystore, token_config
 from hsm import KeyState, Protection
 from hsm.session import TokenSession
-from hsm.wrapped import WRAPPING_KEY_LABEL, wrapping_key
+from hsm.wrapped import WRAPPING_KEY_LABEL, wrapping_keys
 
 ALGORITHMS = ["ecdsa-p256-sha256", "rsa-pss-sha256", "ed25519", "sm2-sm3"]
 
@@ -90,25 +91,45 @@ def test_software_keys_are_stored_only_wrapped(
     assert record is not None and record.wrapped is not None
     assert record.protection is Protection.SOFTWARE
 
-    def wrapping_key_attributes(session: pkcs11.Session) -> tuple[object, object]:
-        key = session.get_key(object_class=ObjectClass.SECRET_KEY, label=WRAPPING_KEY_LABEL)
-        return key[Attribute.SENSITIVE], key[Attribute.EXTRACTABLE]
+    def wrapping_key_attributes(session: pkcs11.Session) -> set[tuple[object, object]]:
+        return {(key[Attribute.SENSITIVE], key[Attribute.EXTRACTABLE])
+                for key in session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY,
+                                                Attribute.LABEL: WRAPPING_KEY_LABEL})}
 
-    assert token.run(wrapping_key_attributes) == (True, False)
+    assert token.run(wrapping_key_attributes) == {(True, False)}
     # Flipping one byte of the blob makes the token refuse to unwrap it.
     from hsm.errors import HsmError
     from hsm.wrapped import unwrap
 
     def unwrap_tampered(session: pkcs11.Session) -> bytes:
-        key = wrapping_key(session, create=False)
-        assert key is not None
         blob = bytearray(record.wrapped or b"")
         blob[-1] ^= 1
-        return unwrap(key, bytes(blob), record.label, record.algorithm)
+        return unwrap(wrapping_keys(session), bytes(blob), record.label, record.algorithm)
 
     with pytest.raises(HsmError):
         token.run(unwrap_tampered)
     assert keystore.sign(ref, b"still fine")
+
+
+def test_secrets_survive_a_second_wrapping_key(
+    keystore: CertlibKeyStore, token: TokenSession
+) -> None:
+    """Two processes starting on a fresh token may each create a wrapping key: a secret
+    wrapped under either still unwraps, and a tampered one still does not."""
+    before = keystore.wrap_secret("race-test", b"k" * 32)
+
+    def second_wrapping_key(session: pkcs11.Session) -> int:
+        session.generate_key(KeyType.AES, 256, store=True, label=WRAPPING_KEY_LABEL, template={
+            Attribute.TOKEN: True, Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
+            Attribute.EXTRACTABLE: False, Attribute.ENCRYPT: True, Attribute.DECRYPT: True})
+        return len(wrapping_keys(session))
+
+    assert token.run(second_wrapping_key) >= 2
+    after = keystore.wrap_secret("race-test", b"j" * 32)
+    assert keystore.unwrap_secret("race-test", before) == b"k" * 32
+    assert keystore.unwrap_secret("race-test", after) == b"j" * 32
+    with pytest.raises(KeyStoreError, match="failed authentication"):
+        keystore.unwrap_secret("race-test", after[:-1] + bytes([after[-1] ^ 1]))
 
 
 @pytest.mark.parametrize("algorithm", ["ecdsa-p256-sha256", "sm2-sm3"])
