@@ -33,7 +33,7 @@ from certlib.status import CertificateStatus, list_uri
 from certlib.store import Store, next_counter
 from certlib.store.schema import certificates, issue_requests, status_lists
 from certlib.types import LONG_TERM, CertificateType, TypeRegistry, ValidatedData
-from hsm import KeyRef
+from hsm import KeyRef, KeyState
 
 STATUS_LIST_SIZE = 131_072
 """Entries per status list: large enough that one index says little about its holder."""
@@ -184,6 +184,8 @@ class CertificateOffice:
             chain = (self.authority.region(issuer.region_code).issuing_certificate,)
             self._chains[issuer.region_code] = chain
         for attempt in range(3):
+            if key.state is not KeyState.ACTIVE:  # refuse before reserving a serial
+                raise KeyNotUsableError(f"key {key.label} is {key.state.value} and cannot sign")
             try:
                 issued = self._issue_once(
                     certificate_type=certificate_type, issuer=issuer, validated=validated,
@@ -234,42 +236,48 @@ class CertificateOffice:
         holder = ecert.frozen(ecert.HolderItem({
             "salt": new_salt(), "id_kind": HOLDER_ID_KINDS[certificate_type.holder_kind],
             "id_value": validated.holder_id}))
+        # Reserve the serial and status index in a short transaction of their own, so that
+        # building and signing (the slow part) hold no write lock. A process that dies
+        # before the second transaction leaves an unused serial and index, never a
+        # half-issued certificate.
         with self.store.transaction() as connection:
             serial = f"{issued_at:%Y}{next_counter(connection, f'serial:{issuer.uscc}'):08d}"
-            identifier = CertificateIdentifier.generate(
-                certificate_type.code, issuer.uscc, serial, version)
             list_id, index = _allocate_status(connection, issuer.uscc, issued_at)
-            security_object = ecert.CertificateSecurityObject({
-                "version": 1,
-                "identifier": str(identifier),
-                "type_code": certificate_type.code,
-                "type_key": certificate_type.id,
-                "issuer": {"uscc": issuer.uscc, "name": issuer.name,
-                           "region": issuer.region_code},
-                "holder_reference": ecert.item_digest(digest_name, holder),
-                "validity": {"not_before": not_before, "not_after": not_after},
-                "issued_at": issued_at,
-                "status": {"list": list_uri(issuer.region_code, issuer.uscc, list_id),
-                           "index": index},
-                "digest_algorithm": algos.DigestAlgorithm(
-                    {"algorithm": "2.16.840.1.101.3.4.2.1" if digest_name == "sha256"
-                     else oids.SM3}),
-                "field_digests": ecert.frozen(ecert.FieldDigests([
-                    ecert.frozen(ecert.FieldDigest({
-                        "name": item["name"].native,
-                        "digest": ecert.item_digest(digest_name, item)}))
-                    for item in items])),
-                "holder_key": keys.PublicKeyInfo.load(holder_key) if holder_key else None,
-            })
-            signed_object = self._envelope_signer(issuer, key, chain).sign(
-                security_object.dump(), content_type=oids.CERTIFICATE_SECURITY_OBJECT,
-                signing_time=issued_at)
-            certificate = ecert.ElectronicCertificate({
-                "version": 1,
-                "signed_object": cms.ContentInfo.load(signed_object),
-                "fields": ecert.frozen(ecert.FieldItems(items)),
-                "holder": holder,
-            }).dump()
+        identifier = CertificateIdentifier.generate(
+            certificate_type.code, issuer.uscc, serial, version)
+        security_object = ecert.CertificateSecurityObject({
+            "version": 1,
+            "identifier": str(identifier),
+            "type_code": certificate_type.code,
+            "type_key": certificate_type.id,
+            "issuer": {"uscc": issuer.uscc, "name": issuer.name,
+                       "region": issuer.region_code},
+            "holder_reference": ecert.item_digest(digest_name, holder),
+            "validity": {"not_before": not_before, "not_after": not_after},
+            "issued_at": issued_at,
+            "status": {"list": list_uri(issuer.region_code, issuer.uscc, list_id),
+                       "index": index},
+            "digest_algorithm": algos.DigestAlgorithm(
+                {"algorithm": "2.16.840.1.101.3.4.2.1" if digest_name == "sha256"
+                 else oids.SM3}),
+            "field_digests": ecert.frozen(ecert.FieldDigests([
+                ecert.frozen(ecert.FieldDigest({
+                    "name": item["name"].native,
+                    "digest": ecert.item_digest(digest_name, item)}))
+                for item in items])),
+            "holder_key": keys.PublicKeyInfo.load(holder_key) if holder_key else None,
+        })
+        signed_object = self._envelope_signer(issuer, key, chain).sign(
+            security_object.dump(), content_type=oids.CERTIFICATE_SECURITY_OBJECT,
+            signing_time=issued_at)
+        certificate = ecert.ElectronicCertificate({
+            "version": 1,
+            "signed_object": cms.ContentInfo.load(signed_object),
+            "fields": ecert.frozen(ecert.FieldItems(items)),
+            "holder": holder,
+        }).dump()
+        self.protector.prepare()
+        with self.store.transaction() as connection:
             key_id, sealed = self.protector.seal(certificate, str(identifier).encode(), connection)
             connection.execute(sa.insert(certificates).values(
                 identifier=str(identifier), type_code=certificate_type.code,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -46,14 +49,65 @@ def create_engine(url: str, *, for_reads: bool = False) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+WRITER_WAIT_SECONDS = 30.0
+"""How long a writer waits for SQLite's write lock before the store reports it unavailable."""
+
+
+class _WriterGate:
+    """SQLite's single writer, taken in turn: a thread lock for this process and `flock` on
+    a file beside the database for other processes. Waiters wake as soon as the holder
+    leaves, where SQLite's own busy handler sleeps and retries (seconds at the tail)."""
+
+    def __init__(self, database: str | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._path = (f"{database}.writer-lock"
+                      if database and database != ":memory:" else None)
+        self._descriptor: int | None = None
+        self._pid = os.getpid()
+
+    def _file(self) -> int | None:
+        if self._path is None:
+            return None
+        if self._descriptor is None or self._pid != os.getpid():
+            # flock belongs to the open file: a forked child opens its own.
+            self._descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        return self._descriptor
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the write turn for the block."""
+        if not self._thread_lock.acquire(timeout=WRITER_WAIT_SECONDS):
+            raise UnavailableError("the database is busy: no write turn within "
+                                   f"{WRITER_WAIT_SECONDS:.0f} s")
+        try:
+            descriptor = self._file()
+            if descriptor is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if descriptor is not None:
+                    fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def close(self) -> None:
+        """Close the lock file."""
+        if self._descriptor is not None and self._pid == os.getpid():
+            os.close(self._descriptor)
+        self._descriptor = None
+
+
 class Store:
     """Transactions on the certlib database."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
-        self.read_engine = (create_engine(url, for_reads=True) if url.startswith("sqlite")
-                            else self.engine)
+        sqlite_file = url.startswith("sqlite")
+        self.read_engine = create_engine(url, for_reads=True) if sqlite_file else self.engine
+        self._writer_gate = _WriterGate(self.engine.url.database) if sqlite_file else None
 
     @property
     def dialect(self) -> str:
@@ -75,6 +129,15 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back if it raises."""
+        if self._writer_gate is not None:
+            with self._writer_gate.held(), self._transaction() as connection:
+                yield connection
+        else:
+            with self._transaction() as connection:
+                yield connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
         try:
             with self.engine.begin() as connection:
                 yield connection
@@ -93,6 +156,8 @@ class Store:
     def close(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+        if self._writer_gate is not None:
+            self._writer_gate.close()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
 
