@@ -64,6 +64,18 @@ class Actor:
 
 
 @dataclass(frozen=True)
+class PendingRecord:
+    """A record to append: who did what to which objects, with what outcome."""
+
+    actor: Actor
+    method: str
+    objects: Sequence[str] = ()
+    outcome: str = "ok"
+    request_id: str | None = None
+    details: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class AuditRecord:
     """One entry of the log."""
 
@@ -141,7 +153,8 @@ def _checkpoint_payload(seq: int, record_hash: bytes, time: datetime) -> bytes:
             + _aware(time).isoformat().encode())
 
 
-def _check_details(details: Mapping[str, object]) -> dict[str, str | int | bool]:
+def check_details(details: Mapping[str, object]) -> dict[str, str | int | bool]:
+    """The details as stored; InputError if a value is not a short string, number or bool."""
     checked: dict[str, str | int | bool] = {}
     for key, value in details.items():
         if not isinstance(key, str) or not isinstance(value, str | int | bool):
@@ -168,27 +181,45 @@ class AuditLog:
                request_id: str | None = None,
                details: Mapping[str, object] | None = None) -> AuditRecord:
         """Add a record inside the caller's transaction (it commits with the change)."""
-        checked = _check_details(details or {})
+        return self.append_many(connection, [PendingRecord(
+            actor, method, objects, outcome, request_id, details or {})])[0]
+
+    def append_many(self, connection: Connection,
+                    pending: Sequence[PendingRecord]) -> list[AuditRecord]:
+        """Add records in order inside the caller's transaction."""
+        checked = [check_details(entry.details) for entry in pending]
         head = connection.execute(
             sa.select(audit_head.c.seq, audit_head.c.record_hash)
             .where(audit_head.c.id == 1).with_for_update()).one_or_none()
         if head is None:
             raise AuditUnavailable("the audit log's chain head is missing; nothing is changed")
-        seq = int(head.seq) + 1
-        previous = bytes(head.record_hash)
+        seq, previous = int(head.seq), bytes(head.record_hash)
         time = self.clock()
-        digest = compute_hash(previous, seq=seq, time=time, actor=actor.label, method=method,
-                              objects=objects, outcome=outcome, request_id=request_id,
-                              details=checked)
-        connection.execute(sa.insert(audit_records).values(
-            seq=seq, time=time, actor=actor.label, method=method,
-            objects=json.dumps(list(objects), ensure_ascii=False), outcome=outcome,
-            request_id=request_id, details=json.dumps(checked, ensure_ascii=False),
-            previous_hash=previous, record_hash=digest))
+        written: list[AuditRecord] = []
+        for entry, details in zip(pending, checked, strict=True):
+            seq += 1
+            objects = tuple(entry.objects)
+            digest = compute_hash(previous, seq=seq, time=time, actor=entry.actor.label,
+                                  method=entry.method, objects=objects,
+                                  outcome=entry.outcome, request_id=entry.request_id,
+                                  details=details)
+            written.append(AuditRecord(seq, time, entry.actor.label, entry.method, objects,
+                                       entry.outcome, entry.request_id, details, previous,
+                                       digest))
+            previous = digest
+        if not written:
+            return written
+        connection.execute(sa.insert(audit_records), [{
+            "seq": record.seq, "time": record.time, "actor": record.actor,
+            "method": record.method,
+            "objects": json.dumps(list(record.objects), ensure_ascii=False),
+            "outcome": record.outcome, "request_id": record.request_id,
+            "details": json.dumps(record.details, ensure_ascii=False),
+            "previous_hash": record.previous_hash, "record_hash": record.record_hash,
+        } for record in written])
         connection.execute(sa.update(audit_head).where(audit_head.c.id == 1)
-                           .values(seq=seq, record_hash=digest))
-        return AuditRecord(seq, time, actor.label, method, tuple(objects), outcome,
-                           request_id, checked, previous, digest)
+                           .values(seq=seq, record_hash=previous))
+        return written
 
     def record(self, **fields: object) -> AuditRecord:
         """Append in a transaction of its own (for actions that change nothing else)."""

@@ -60,6 +60,11 @@ class StoreStatusSource:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._query = (  # built once: SQLAlchemy then reuses its compiled form
+            sa.select(certificates.c.status, certificates.c.status_changed_at)
+            .where((certificates.c.status_list_id == sa.bindparam("list_id"))
+                   & (certificates.c.status_index == sa.bindparam("index"))
+                   & (certificates.c.issuer_uscc == sa.bindparam("issuer"))))
 
     def status(self, list_uri: str, index: int, at: datetime) -> StatusAnswer:
         """The stored status of the certificate at (`list_uri`, `index`)."""
@@ -69,11 +74,8 @@ class StoreStatusSource:
                                 detail="not a status list of this platform")
         _, issuer_uscc, list_id = parsed
         with self.store.reading() as connection:
-            row = connection.execute(
-                sa.select(certificates.c.status, certificates.c.status_changed_at)
-                .where((certificates.c.status_list_id == list_id)
-                       & (certificates.c.status_index == index)
-                       & (certificates.c.issuer_uscc == issuer_uscc))).first()
+            row = connection.execute(self._query, {
+                "list_id": list_id, "index": index, "issuer": issuer_uscc}).first()
         if row is None:
             return StatusAnswer(CertificateStatus.UNKNOWN, at, "store",
                                 detail="no certificate at this status index")

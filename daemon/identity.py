@@ -88,6 +88,10 @@ class Caller:
         return False
 
 
+POLICY_CHECK_SECONDS = 0.5
+"""How often the policy file is checked for changes (not on every call: a stat each)."""
+
+
 class Policy:
     """Roles per department and per method, from the policy file (re-read when it changes)."""
 
@@ -95,6 +99,7 @@ class Policy:
         self.path = path
         self._lock = threading.Lock()
         self._stamp: float | None = None
+        self._checked = 0.0
         self._departments: dict[str, frozenset[str]] = {}
         self._methods: dict[str, frozenset[str]] = dict(DEFAULT_METHOD_ROLES)
         self._load()
@@ -115,6 +120,10 @@ class Policy:
         return self._methods.get(method)
 
     def _reload_if_changed(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < POLICY_CHECK_SECONDS:
+            return
+        self._checked = now
         try:
             stamp = self.path.stat().st_mtime
         except OSError:

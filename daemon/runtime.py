@@ -7,6 +7,7 @@ import threading
 import time
 from functools import cached_property
 
+from certlib.auditbatch import AuditBatcher
 from certlib.platform import Platform
 from certlib.status import StatusSource, StoreStatusSource
 from certlib.statuslist import StatusListPublisher
@@ -24,6 +25,8 @@ class WorkerRuntime:
     def __init__(self, config: DaemonConfig) -> None:
         self.config = config
         self.platform = Platform(config.settings, key_observer=HsmMetrics())
+        self.audit_batcher = AuditBatcher(self.platform.audit)
+        """Group commit for the audit records of calls that change nothing else."""
         self._verifier: Verifier | None = None
         self._verifier_time = 0.0
         self._lock = threading.Lock()

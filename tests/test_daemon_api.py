@@ -3,6 +3,7 @@ bad input. Runs against a real daemon on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ from certsvc.v1 import (
     verification_service_pb2,
     verification_service_pb2_grpc,
 )
+from daemon.identity import POLICY_CHECK_SECONDS
 from tests.daemon_support import MARKET, NOBODY, POLICE, RunningDaemon
 from tests.samples import SAMPLES
 
@@ -299,6 +301,7 @@ def test_unknown_department_is_unauthenticated(daemon: RunningDaemon) -> None:
     text = policy.read_text()
     policy.write_text(text.replace(f'[departments."{NOBODY}"]', f'[departments."{NOBODY}X"]'))
     try:
+        time.sleep(POLICY_CHECK_SECONDS * 2)  # the workers notice the change
         with _channel(daemon, "nobody") as channel:
             stub = verification_service_pb2_grpc.VerificationServiceStub(channel)
             with pytest.raises(grpc.RpcError) as raised:

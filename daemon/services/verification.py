@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import grpc
 
-from certlib.audit import Actor
+from certlib.audit import PendingRecord
 from certlib.clock import utc_now
 from certlib.errors import CertlibError
 from certlib.report import ValidationReport
@@ -93,20 +93,16 @@ class VerificationService(verification_service_pb2_grpc.VerificationServiceServi
         return self.runtime.verifier().verify(data, at=at, binding=binding)
 
     def _record(self, reports: list[ValidationReport]) -> None:
-        """Every verification goes into the audit log: who, which certificate, the answer."""
-        if not reports:
-            return
+        """Every verification goes into the audit log (group-committed with other callers'):
+        who, which certificate, the answer. If it cannot be written, the call fails."""
         current = call()
-        actor: Actor = current.caller.actor
-        audit = self.runtime.platform.audit
-        with self.runtime.platform.store.transaction() as connection:
-            for report in reports:
-                identifier = report.subject.get("identifier")
-                sub = f"/{report.sub_indication.value}" if report.sub_indication else ""
-                audit.append(connection, actor=actor, method="certificate.verify",
-                             objects=(str(identifier),) if identifier else (),
-                             outcome=f"{report.indication.value}{sub}",
-                             request_id=current.request_id)
+        self.runtime.audit_batcher.record_all([PendingRecord(
+            actor=current.caller.actor, method="certificate.verify",
+            objects=(str(report.subject["identifier"]),)
+            if report.subject.get("identifier") else (),
+            outcome=report.indication.value + (
+                f"/{report.sub_indication.value}" if report.sub_indication else ""),
+            request_id=current.request_id) for report in reports])
 
     def GetStatus(self, request: verification_service_pb2.GetStatusRequest,
                   context: grpc.ServicerContext) -> verification_service_pb2.GetStatusResponse:
