@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -23,6 +24,9 @@ import pkcs11
 import pkcs11.exceptions as p11e
 
 from hsm.errors import HsmError, HsmLoginFailed, HsmUnavailable
+
+_OPEN_ATTEMPTS = 6
+"""Tries to open the token when it reports a transient GeneralError (about 1.6 s in all)."""
 
 T = TypeVar("T")
 
@@ -133,9 +137,23 @@ class TokenSession:
                 shared.session = None
 
     def _open(self) -> pkcs11.Session:
-        shared, pid = self._shared, os.getpid()
-        if shared.session is not None and shared.pid == pid:
+        shared = self._shared
+        if shared.session is not None and shared.pid == os.getpid():
             return shared.session
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                return self._open_once()
+            except HsmUnavailable as error:
+                # SoftHSM2 answers GeneralError while another process rewrites the token's
+                # files; a moment later the token opens. Other faults are not retried.
+                if not isinstance(error.__cause__, p11e.GeneralError) or (
+                        attempt == _OPEN_ATTEMPTS - 1):
+                    raise
+                time.sleep(0.05 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    def _open_once(self) -> pkcs11.Session:
+        shared, pid = self._shared, os.getpid()
         shared.session = None
         try:
             library = pkcs11.lib(self.config.module)
