@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import io
-from collections.abc import Sequence
+import threading
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,7 +176,7 @@ def sign_pdf(
     certify: Permissions | None = None,
 ) -> bytes:
     """`pdf` with one more PAdES signature (B-B; B-T with a TSA; B-LT with validation data)."""
-    return asyncio.run(async_sign_pdf(
+    return _run(async_sign_pdf(
         pdf, keystore=keystore, key=key, certificate=certificate, chain=chain,
         field_name=field_name, reason=reason, location=location, contact=contact,
         appearance=appearance, timestamp_url=timestamp_url,
@@ -256,7 +258,9 @@ async def async_sign_pdf(
         metadata, signer, timestamper=timestamper, stamp_style=style, new_field_spec=field_spec
     )
     try:
-        output = await pdf_signer.async_sign_pdf(writer)
+        output = await pdf_signer.async_sign_pdf(writer, bytes_reserved=_reserve(
+            signing_cert, chain_certs, timestamped=timestamper is not None,
+            long_term=embed_validation_info))
     except CertlibError:
         raise
     except SigningError as error:
@@ -276,9 +280,36 @@ async def async_sign_pdf(
     return result
 
 
+def _reserve(signing_cert: x509.Certificate, chain: Sequence[x509.Certificate], *,
+             timestamped: bool, long_term: bool) -> int | None:
+    """Bytes to reserve for the CMS container: computed for a plain signature (it holds
+    the signature and the certificates), so pyHanko skips its dry-run signature; left to
+    pyHanko's dry run when a time-stamp token or validation data must fit as well."""
+    if timestamped or long_term:
+        return None
+    size = 6144 + 2 * (len(signing_cert.dump()) + sum(len(cert.dump()) for cert in chain))
+    return size + size % 2
+
+
+_loops = threading.local()
+
+
+def _run(coroutine: Coroutine[Any, Any, bytes]) -> bytes:
+    """Run on this thread's own event loop (asyncio.run would make a new loop each time)."""
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _loops.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(coroutine)
+
+
 def _load_certificate(data: bytes, name: str) -> x509.Certificate:
     if not isinstance(data, bytes | bytearray):
         raise InputError(f"{name} must be DER bytes")
+    return _parsed_certificate(bytes(data), name)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_certificate(data: bytes, name: str) -> x509.Certificate:
     try:
         certificate = x509.Certificate.load(bytes(data), strict=True)
         certificate.native  # noqa: B018 - parse every field now, not later inside pyHanko
@@ -338,14 +369,7 @@ def _appearance(
         )
     if not isinstance(appearance.page, int) or appearance.page < 0:
         raise InputError("appearance page must be a page index from 0")
-    try:
-        image: Image.Image = Image.open(io.BytesIO(appearance.image))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError, TypeError,
-            Image.DecompressionBombError) as error:
-        raise MalformedInput("the appearance image is not a readable PNG or JPEG") from error
-    if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "PA"):
-        image = image.convert("RGBA")
+    image = _decoded_image(appearance.image)
     spec = fields.SigFieldSpec(sig_field_name=name, on_page=appearance.page, box=box)
     style = StaticStampStyle(
         background=PdfImage(image),
@@ -360,6 +384,20 @@ def _appearance(
         ),
     )
     return spec, style
+
+
+@functools.lru_cache(maxsize=64)
+def _decoded_image(data: bytes) -> Image.Image:
+    """The stamp picture, decoded once per distinct picture (a seal is used many times)."""
+    try:
+        image: Image.Image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, TypeError,
+            Image.DecompressionBombError) as error:
+        raise MalformedInput("the appearance image is not a readable PNG or JPEG") from error
+    if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "PA"):
+        image = image.convert("RGBA")
+    return image
 
 
 def _validation_context(
