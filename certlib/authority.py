@@ -251,6 +251,34 @@ class Authority:
                          reason=reason)
         self.publish_crl(region.code, "issuing")
 
+    def revoke_certificate(self, region_code: str, certificate: bytes,
+                           reason: str = "cessation_of_operation", *,
+                           connection: Connection | None = None) -> None:
+        """Put a certificate of the region's issuing CA on its CRL (published afterwards
+        by the caller, or now when there is no caller's transaction)."""
+        serial = x509.Certificate.load(certificate).serial_number
+        region = self.region(region_code)
+        values = {"region_code": region.code, "authority": "issuing", "serial": str(serial),
+                  "revoked_at": self.clock(), "reason": reason}
+        if connection is not None:
+            connection.execute(sa.insert(revoked_ca_certificates).values(**values))
+            return
+        with self.store.transaction() as own:
+            own.execute(sa.insert(revoked_ca_certificates).values(**values))
+        self.publish_crl(region.code, "issuing")
+
+    def issue_end_entity_certificate(
+        self, region_code: str, *, public_key: bytes, subject: pki.DistinguishedName,
+        profile: pki.Profile, not_before: datetime | None = None,
+        not_after: datetime | None = None,
+    ) -> bytes:
+        """A signing certificate (seals, seal making) from the region's issuing CA."""
+        region = self.region(region_code)
+        return pki.build_certificate(
+            self.keystore, self._issuing_ca(region), subject=subject, public_key=public_key,
+            profile=profile, not_before=not_before or self.clock(), not_after=not_after,
+            crl_distribution_point=_crl_url(region.code, "issuing"))
+
     # -- TLS ---------------------------------------------------------------------
 
     def issue_tls_certificate(

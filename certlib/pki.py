@@ -95,6 +95,16 @@ ISSUER_SIGNING = Profile(
     (oids.KP_ECERT_SIGNING, oids.KP_DOCUMENT_SIGNING, "email_protection"),
     timedelta(days=3 * 365),
 )
+# Applies an electronic seal: SES and OFD signatures (SM2) and PAdES seals (ECDSA/RSA).
+SEAL_SIGNING = Profile(
+    False, None, frozenset({"digital_signature", "non_repudiation"}),
+    (oids.KP_DOCUMENT_SIGNING, "email_protection"), timedelta(days=3 * 365),
+)
+# The seal-making authority (制章系统): signs SESeal structures.
+SEAL_MAKING = Profile(
+    False, None, frozenset({"digital_signature", "non_repudiation"}), (),
+    timedelta(days=10 * 365),
+)
 TLS_SERVER = Profile(False, None, frozenset({"digital_signature"}), ("server_auth",),
                      timedelta(days=397))
 TLS_CLIENT = Profile(False, None, frozenset({"digital_signature"}), ("client_auth",),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from certlib.audit import AuditLog
 from certlib.authority import Authority
@@ -15,6 +16,9 @@ from certlib.store import Store
 from certlib.trust import TrustMaterial
 from certlib.types import TypeRegistry, load_types
 from certlib.verify import Verifier
+
+if TYPE_CHECKING:  # the seal modules pull in pyHanko, OFD and Pillow: loaded on first use
+    from certlib.seals import SealApplier, SealRegistry, SealUseDesk
 
 
 class Platform:
@@ -61,6 +65,27 @@ class Platform:
     def office(self) -> CertificateOffice:
         """Issuing and status changes."""
         return CertificateOffice(self.authority, self.types, self.protector, self.audit)
+
+    @cached_property
+    def seals(self) -> SealRegistry:
+        """Seal making: the seal-making authority and the seals it made."""
+        from certlib.seals import SealRegistry  # noqa: PLC0415 (pyHanko, lxml, PDFium: on first use)
+
+        return SealRegistry(self.authority, self.audit)
+
+    @cached_property
+    def seal_desk(self) -> SealUseDesk:
+        """Seal-use management: policies, approvals, quotas, the record of uses."""
+        from certlib.seals import SealUseDesk  # noqa: PLC0415 (pyHanko, lxml, PDFium: on first use)
+
+        return SealUseDesk(self.seals, self.protector)
+
+    @cached_property
+    def sealer(self) -> SealApplier:
+        """Applies seals to PDF, OFD and raw data under their policies."""
+        from certlib.seals import SealApplier  # noqa: PLC0415 (pyHanko, lxml, PDFium: on first use)
+
+        return SealApplier(self.seal_desk)
 
     def trust_material(self) -> TrustMaterial:
         """This platform's anchors, CA and department certificates and CRLs."""

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from certlib.cli import audit, certs, demo, keys, pki, remote
+from certlib.cli import audit, certs, demo, keys, pki, remote, seals
 from certlib.config import load_settings
 from certlib.errors import (
     CertlibError,
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     pki.register(commands)
     certs.register(commands)
     audit.register(commands)
+    seals.register(commands)
     demo.register(commands)
     for command in commands.choices.values():
         command._add_container_actions(common) # accept --home/--json after the command
@@ -118,6 +119,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return certs.run_types(args, platform)
         if args.command == "audit":
             return audit.run(args, platform)
+        if args.command == "seals":
+            return seals.run(args, platform)
     finally:
         platform.close()
     raise InputError(f"unknown command {args.command!r}")

@@ -185,3 +185,91 @@ issue_requests = sa.Table(
     sa.Column("identifier", sa.String(200), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
 )
+
+# -- electronic seals (migration 0005) -------------------------------------------------------
+
+seal_makers = sa.Table(
+    "seal_makers",
+    metadata,
+    sa.Column("region_code", sa.String(6), sa.ForeignKey("regions.code"), primary_key=True),
+    sa.Column("key_name", sa.String(100), nullable=False),
+    sa.Column("certificate", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+"""The seal-making authority (制章系统) of each region: an SM2 key and its certificate."""
+
+seals = sa.Table(
+    "seals",
+    metadata,
+    sa.Column("es_id", sa.String(40), primary_key=True),
+    sa.Column("region_code", sa.String(6), sa.ForeignKey("regions.code"), nullable=False),
+    sa.Column("owner_uscc", sa.String(18), nullable=False),
+    sa.Column("owner_name", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("seal_type", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("valid_from", Timestamp, nullable=False),
+    sa.Column("valid_until", Timestamp, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("state_changed_at", Timestamp, nullable=True),
+    sa.Column("ses_key_name", sa.String(100), nullable=False),
+    sa.Column("ses_certificate", sa.LargeBinary, nullable=False),
+    sa.Column("pdf_key_name", sa.String(100), nullable=False),
+    sa.Column("pdf_certificate", sa.LargeBinary, nullable=False),
+    sa.Column("picture", sa.LargeBinary, nullable=False),
+    sa.Column("picture_width_mm", sa.Integer, nullable=False),
+    sa.Column("picture_height_mm", sa.Integer, nullable=False),
+    sa.Column("seal", sa.LargeBinary, nullable=False),
+    sa.Index("ix_seals_owner_uscc", "owner_uscc"),
+)
+"""Seals made here: the SESeal (.esl), its signer certificates and keys, its state."""
+
+seal_policies = sa.Table(
+    "seal_policies",
+    metadata,
+    sa.Column("es_id", sa.String(40), sa.ForeignKey("seals.es_id"), primary_key=True),
+    sa.Column("users", sa.Text, nullable=False),
+    sa.Column("document_kinds", sa.Text, nullable=False),
+    sa.Column("daily_quota", sa.Integer, nullable=True),
+    sa.Column("approvers", sa.Text, nullable=False),
+    sa.Column("changed_at", Timestamp, nullable=False),
+)
+"""Who may apply a seal, to what, how often, and who must approve (empty: nobody)."""
+
+seal_use_requests = sa.Table(
+    "seal_use_requests",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("es_id", sa.String(40), sa.ForeignKey("seals.es_id"), nullable=False),
+    sa.Column("requester", sa.String(200), nullable=False),
+    sa.Column("document_kind", sa.String(10), nullable=False),
+    sa.Column("document_digest", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.LargeBinary, nullable=False),
+    sa.Column("purpose_key_id", sa.Integer, sa.ForeignKey("data_keys.id"), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("decided_at", Timestamp, nullable=True),
+    sa.Column("approver", sa.String(200), nullable=True),
+    sa.Column("note", sa.LargeBinary, nullable=True),
+    sa.Column("note_key_id", sa.Integer, sa.ForeignKey("data_keys.id"), nullable=True),
+)
+"""Requests to apply a seal that need a second person's approval."""
+
+seal_uses = sa.Table(
+    "seal_uses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("es_id", sa.String(40), sa.ForeignKey("seals.es_id"), nullable=False),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("approver", sa.String(200), nullable=True),
+    sa.Column("request_id", sa.String(40), nullable=True, unique=True),
+    sa.Column("document_kind", sa.String(10), nullable=False),
+    sa.Column("document_digest", sa.String(64), nullable=False),
+    sa.Column("sealed_digest", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.LargeBinary, nullable=False),
+    sa.Column("purpose_key_id", sa.Integer, sa.ForeignKey("data_keys.id"), nullable=False),
+    sa.Column("used_at", Timestamp, nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Index("ix_seal_uses_es_id_day", "es_id", "day"),
+)
+"""Every application of a seal: document digests before and after, who, who approved, why."""
