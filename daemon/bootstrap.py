@@ -30,11 +30,12 @@ DEMO_REGION = ("630000", "青海省政务服务平台")
 DEMO_DEPARTMENTS = {
     # name -> (USCC body, display name, roles)
     "police": (uscc_with_check("11630100MB0000011"), "西宁市公安局",
-               ["issuer:resident-id-card", "issuer:driving-licence", "verifier"]),
+               ["issuer:resident-id-card", "issuer:driving-licence", "verifier",
+                "seal_keeper", "seal_user", "approver"]),
     "market": (uscc_with_check("11630000MB0000022"), "青海省市场监督管理局",
                ["issuer:business-licence", "verifier"]),
     "admin": (uscc_with_check("12630000MB0000033"), "青海省政务服务平台运营中心",
-              ["admin", "auditor", "verifier"]),
+              ["admin", "auditor", "verifier", "seal_maker"]),
 }
 
 

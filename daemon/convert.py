@@ -8,7 +8,7 @@ from google.protobuf import timestamp_pb2
 
 from certlib.audit import AuditRecord, Checkpoint
 from certlib.issuance import CertificateRecord
-from certlib.report import SubIndication, ValidationReport
+from certlib.report import Indication, SubIndication, ValidationReport
 from certlib.status import CertificateStatus
 from certsvc.v1 import audit_pb2, certificate_pb2, key_pb2, report_pb2
 from hsm import KeyRef, KeyState, Protection
@@ -57,7 +57,8 @@ def certificate(record: CertificateRecord, der: bytes = b"") -> certificate_pb2.
 def report(result: ValidationReport) -> report_pb2.ValidationReport:
     """A ValidationReport message with every check."""
     subject = result.subject
-    issuer = subject.get("issuer") or {}
+    issuer = subject.get("issuer")
+    issuer = issuer if isinstance(issuer, dict) else {}
     return report_pb2.ValidationReport(
         indication=report_pb2.Indication.Value(f"INDICATION_{result.indication.value}"),
         sub_indication=_sub(result.sub_indication),
@@ -68,7 +69,8 @@ def report(result: ValidationReport) -> report_pb2.ValidationReport:
             detail=check.detail, sub_indication=_sub(check.sub_indication))
             for check in result.checks],
         subject=report_pb2.ReportSubject(
-            certificate=f"certificates/{subject['identifier']}" if subject else "",
+            certificate=(f"certificates/{subject['identifier']}"
+                         if subject.get("identifier") else ""),
             identifier=str(subject.get("identifier", "")),
             type_code=str(subject.get("type_code", "")),
             type_id=str(subject.get("type", "")),
@@ -78,10 +80,26 @@ def report(result: ValidationReport) -> report_pb2.ValidationReport:
             not_before_time=_parse(subject.get("valid_from")),
             not_after_time=_parse(subject.get("valid_until")),
             issue_time=_parse(subject.get("issued_at")),
+            attributes={key: str(value) for key, value in subject.items()
+                        if key not in _CERTIFICATE_SUBJECT and value is not None},
         ) if subject else None,
         disclosed_fields=dict(result.disclosed),
         warnings=list(result.warnings),
     )
+
+
+_CERTIFICATE_SUBJECT = frozenset({"identifier", "type_code", "type", "issuer", "valid_from",
+                                  "valid_until", "issued_at"})
+
+
+def indication(value: Indication) -> report_pb2.Indication.ValueType:
+    """The Indication enum value."""
+    return report_pb2.Indication.Value(f"INDICATION_{value.value}")
+
+
+def sub_indication(value: SubIndication | None) -> report_pb2.SubIndication.ValueType:
+    """The SubIndication enum value (UNSPECIFIED for none)."""
+    return _sub(value)
 
 
 def _sub(value: SubIndication | None) -> report_pb2.SubIndication.ValueType:

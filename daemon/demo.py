@@ -1,7 +1,8 @@
 """`certd demo`: bring up certd, then act as two departments and an administrator.
 
 Issues certificates over gRPC, verifies them and a QR presentation, revokes one,
-verifies again, checks the audit chain, printing every report. Exits 0 only if every
+verifies again, makes a seal and seals a letter with it, verifies the sealed letter,
+checks the audit chain, printing every report. Exits 0 only if every
 outcome was the expected one. With `--serve` the daemon keeps serving afterwards.
 """
 
@@ -20,11 +21,13 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from certlib.client import CertlibClient, ClientCredentials
+from certlib.client import CertlibClient, ClientCredentials, report_from_message
 from certlib.ids import id_number_with_check, uscc_with_check
 from certlib.platform import Platform
 from certlib.present import present, to_qr_text
+from certlib.render import render_certificate_pdf
 from certlib.report import Indication, SubIndication, ValidationReport
+from certsvc.v1 import report_pb2, seal_pb2, seal_service_pb2, seal_service_pb2_grpc
 from daemon.bootstrap import DEMO_DEPARTMENTS, bootstrap_demo
 from daemon.config import DaemonConfig, load_daemon_config
 
@@ -135,9 +138,51 @@ def run_client(config: DaemonConfig, endpoint: str, platform: Platform) -> list[
         except Exception as error:
             checklist.expect(f"another department cannot revoke it ({getattr(error, 'code', '')})",
                              getattr(error, "code", "") == "PERMISSION_DENIED")
+        _seal_walkthrough(config, police, market, admin, checklist)
         chain = admin.verify_audit_chain()
         checklist.expect(f"audit chain intact ({chain.records_checked} records)", chain.ok)
     return checklist.failures
+
+
+def _seal_walkthrough(config: DaemonConfig, police: CertlibClient, market: CertlibClient,
+                      admin: CertlibClient, checklist: Checklist) -> None:
+    """The platform makes the police's official seal; the police seal a letter (the seal
+    picture centred on 盖章处); another department verifies it."""
+    police_uscc = DEMO_DEPARTMENTS["police"][0]
+    maker = seal_service_pb2_grpc.SealServiceStub(admin.channel)
+    keeper = seal_service_pb2_grpc.SealServiceStub(police.channel)
+    verifier = seal_service_pb2_grpc.SealServiceStub(market.channel)
+    existing = [seal for seal in keeper.ListSeals(seal_service_pb2.ListSealsRequest(),
+                                                  timeout=60).seals
+                if seal.state == seal_pb2.SEAL_STATE_ACTIVE and seal.display_name == "公章"]
+    seal = existing[0] if existing else maker.CreateSeal(seal_service_pb2.CreateSealRequest(
+        owner=f"issuers/{police_uscc}", owner_name=DEMO_DEPARTMENTS["police"][1],
+        region="630000", display_name="公章", type=seal_pb2.SEAL_TYPE_OFFICIAL,
+        policy=seal_pb2.SealPolicy(users=[f"department:{police_uscc}"],
+                                   document_kinds=[seal_pb2.DOCUMENT_KIND_PDF,
+                                                   seal_pb2.DOCUMENT_KIND_OFD,
+                                                   seal_pb2.DOCUMENT_KIND_DATA],
+                                   daily_quota=1000)), timeout=120).seal
+    print(f"seal {seal.es_id}: {seal.owner_name} {seal.display_name}")
+    letter = render_certificate_pdf(
+        "公函", "Official letter", [("事由", "关于核验居民身份证电子证照的函"),
+                                    ("发文单位", DEMO_DEPARTMENTS["police"][1]),
+                                    ("盖章处", "（盖章）")],
+        identifier="示例公函", issuer=DEMO_DEPARTMENTS["police"][1], qr_payload=None)
+    sealed = keeper.ApplySeal(seal_service_pb2.ApplySealRequest(
+        seal=seal.name, document_kind=seal_pb2.DOCUMENT_KIND_PDF, document=letter,
+        purpose="演示：公函用印", placement=seal_service_pb2.Placement(keyword="盖章处")),
+        timeout=120)
+    out = config.home / "run" / "demo-sealed-letter.pdf"
+    out.write_bytes(sealed.document)
+    print(f"sealed a letter (use {sealed.use.id}) -> {out}")
+    checked = verifier.VerifySealedDocument(seal_service_pb2.VerifySealedDocumentRequest(
+        document=sealed.document), timeout=120)
+    for item in checked.signatures:
+        checklist.report(f"verify the sealed letter ({item.name})",
+                         report_from_message(item.report), Indication.PASSED)
+    checklist.expect("the sealed letter verifies as a whole",
+                     checked.indication == report_pb2.INDICATION_PASSED)
 
 
 def demo(home: Path | None, serve: bool, listen: str | None) -> int:

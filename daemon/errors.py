@@ -27,6 +27,13 @@ _BY_CODE: dict[str, grpc.StatusCode] = {
     "HSM_UNSUPPORTED_ALGORITHM": grpc.StatusCode.INVALID_ARGUMENT,
     "HSM_UNAVAILABLE": grpc.StatusCode.UNAVAILABLE,
     "REQUEST_ID_REUSED": grpc.StatusCode.INVALID_ARGUMENT,
+    "SEAL_NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+    "REQUEST_NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+    "SEAL_EXISTS": grpc.StatusCode.ALREADY_EXISTS,
+    "SEAL_STATE": grpc.StatusCode.FAILED_PRECONDITION,
+    "SEAL_USE_REFUSED": grpc.StatusCode.PERMISSION_DENIED,
+    "APPROVAL_REQUIRED": grpc.StatusCode.FAILED_PRECONDITION,
+    "QUOTA_EXCEEDED": grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 _RESOURCES = {
@@ -36,6 +43,9 @@ _RESOURCES = {
     "STATUS_LIST_NOT_FOUND": "certsvc.v1.StatusList",
     "HSM_KEY_NOT_FOUND": "certsvc.v1.Key",
     "HSM_KEY_EXISTS": "certsvc.v1.Key",
+    "SEAL_NOT_FOUND": "certsvc.v1.Seal",
+    "SEAL_EXISTS": "certsvc.v1.Seal",
+    "REQUEST_NOT_FOUND": "certsvc.v1.SealUseRequest",
 }
 
 
@@ -104,7 +114,8 @@ def rich_status(failure: CertlibError | RpcFailure, request_id: str,
     if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.ALREADY_EXISTS):
         details.append(_pack(error_details_pb2.ResourceInfo(
             resource_type=_RESOURCES.get(reason, ""), description=message)))
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
+    if code is grpc.StatusCode.UNAVAILABLE or (
+            code is grpc.StatusCode.RESOURCE_EXHAUSTED and reason != "QUOTA_EXCEEDED"):
         details.append(_pack(error_details_pb2.RetryInfo(
             retry_delay=duration_pb2.Duration(seconds=1))))
     return status_pb2.Status(code=getattr(code_pb2, code.name), message=message,

@@ -33,6 +33,9 @@ from daemon.errors import RpcFailure
 ISSUER = "issuer"
 VERIFIER = "verifier"
 SEAL_KEEPER = "seal_keeper"
+SEAL_MAKER = "seal_maker"
+SEAL_USER = "seal_user"
+APPROVER = "approver"
 AUDITOR = "auditor"
 ADMIN = "admin"
 
@@ -54,6 +57,22 @@ DEFAULT_METHOD_ROLES: dict[str, frozenset[str]] = {
     "certsvc.v1.KeyService/ListKeys": frozenset({ADMIN, AUDITOR}),
     "certsvc.v1.AuditService/QueryAuditRecords": frozenset({AUDITOR}),
     "certsvc.v1.AuditService/VerifyAuditChain": frozenset({AUDITOR, ADMIN}),
+} | {
+    f"certsvc.v1.SealService/{name}": frozenset(roles) for name, roles in (
+        ("CreateSeal", {SEAL_MAKER}),
+        ("GetSeal", {SEAL_MAKER, SEAL_KEEPER, SEAL_USER, APPROVER, AUDITOR}),
+        ("ListSeals", {SEAL_MAKER, SEAL_KEEPER, SEAL_USER, APPROVER, AUDITOR}),
+        ("SuspendSeal", {SEAL_MAKER, SEAL_KEEPER}),
+        ("ResumeSeal", {SEAL_MAKER, SEAL_KEEPER}),
+        ("RevokeSeal", {SEAL_MAKER, SEAL_KEEPER}),
+        ("UpdateSealPolicy", {SEAL_MAKER, SEAL_KEEPER}),
+        ("CreateSealUseRequest", {SEAL_USER}),
+        ("DecideSealUseRequest", {APPROVER}),
+        ("ListSealUseRequests", {SEAL_KEEPER, SEAL_USER, APPROVER, AUDITOR}),
+        ("ApplySeal", {SEAL_USER}),
+        ("ListSealUses", {SEAL_KEEPER, SEAL_MAKER, AUDITOR}),
+        ("VerifySealedDocument", {VERIFIER}),
+    )
 }
 OPEN_METHODS = frozenset({"grpc.health.v1.Health/Check", "grpc.health.v1.Health/Watch"})
 """Answered without a client certificate."""
@@ -75,6 +94,12 @@ class Caller:
     def actor(self) -> Actor:
         """How the audit log names this caller."""
         return Actor("department", self.uscc)
+
+    @property
+    def operator(self) -> Actor:
+        """The one client certificate acting: seal policies can name it, and an approver
+        must be another one. Pseudonymous (USCC and certificate serial), never a name."""
+        return Actor("operator", f"{self.uscc}#{self.serial:x}")
 
     def may_issue(self, type_id: str) -> bool:
         """Whether the caller holds `issuer:{type_id}`."""

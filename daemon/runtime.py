@@ -11,6 +11,7 @@ from certlib.auditbatch import AuditBatcher
 from certlib.platform import Platform
 from certlib.status import StatusSource, StoreStatusSource
 from certlib.statuslist import StatusListPublisher
+from certlib.trust import TrustMaterial
 from certlib.verify import Verifier
 from daemon.config import DaemonConfig
 from daemon.observe import HsmMetrics
@@ -50,6 +51,10 @@ class WorkerRuntime:
                                           self.platform.types)
                 self._verifier_time = time.monotonic()
             return self._verifier
+
+    def trust_material(self) -> TrustMaterial:
+        """The verifier's trust material (refreshed as the verifier is)."""
+        return self.verifier().trust
 
     def close(self) -> None:
         """Release the HSM session and database pool."""

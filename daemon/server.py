@@ -36,6 +36,8 @@ from certsvc.v1 import (
     certificate_service_pb2_grpc,
     key_service_pb2,
     key_service_pb2_grpc,
+    seal_service_pb2,
+    seal_service_pb2_grpc,
     verification_service_pb2,
     verification_service_pb2_grpc,
 )
@@ -47,6 +49,7 @@ from daemon.runtime import WorkerRuntime
 from daemon.services.audit import AuditService
 from daemon.services.certificates import CertificateService
 from daemon.services.keys import KeyService
+from daemon.services.seals import SealService
 from daemon.services.verification import VerificationService
 
 log = logging.getLogger("certd")
@@ -56,6 +59,7 @@ SERVICE_NAMES = (
     verification_service_pb2.DESCRIPTOR.services_by_name["VerificationService"].full_name,
     key_service_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name,
     audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    seal_service_pb2.DESCRIPTOR.services_by_name["SealService"].full_name,
 )
 CHECKPOINT_SECONDS = 60.0
 
@@ -89,6 +93,7 @@ def build_server(config: DaemonConfig, runtime: WorkerRuntime
         VerificationService(runtime), server)
     key_service_pb2_grpc.add_KeyServiceServicer_to_server(KeyService(runtime), server)
     audit_service_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(runtime), server)
+    seal_service_pb2_grpc.add_SealServiceServicer_to_server(SealService(runtime), server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

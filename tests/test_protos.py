@@ -35,6 +35,7 @@ from certsvc.v1 import (
     key_pb2,
     key_service_pb2,
     report_pb2,
+    seal_service_pb2,
     verification_service_pb2,
     verification_service_pb2_grpc,
 )
@@ -59,6 +60,11 @@ SERVICES: dict[str, tuple[FileDescriptor, dict[str, tuple[bool, bool]]]] = {
         "DestroyKey": (False, False)}),
     "AuditService": (audit_service_pb2.DESCRIPTOR, {
         "QueryAuditRecords": (False, False), "VerifyAuditChain": (False, False)}),
+    "SealService": (seal_service_pb2.DESCRIPTOR, {
+        name: (False, False) for name in (
+            "CreateSeal", "GetSeal", "ListSeals", "SuspendSeal", "ResumeSeal", "RevokeSeal",
+            "UpdateSealPolicy", "CreateSealUseRequest", "DecideSealUseRequest",
+            "ListSealUseRequests", "ApplySeal", "ListSealUses", "VerifySealedDocument")}),
 }
 """Every service of certsvc.v1 with its methods and (client, server) streaming."""
 

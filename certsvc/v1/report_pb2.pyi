@@ -296,11 +296,31 @@ Global___Check: _TypeAlias = Check  # noqa: Y015
 
 @_typing.final
 class ReportSubject(_message.Message):
-    """What a verification was about, as the signed certificate security object states it.
-    It carries no personal data.
+    """What a verification was about: for a certificate, as its signed security object states
+    it; for a seal or a sealed document, in `attributes`. It carries no personal data.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class AttributesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
 
     CERTIFICATE_FIELD_NUMBER: _builtins.int
     IDENTIFIER_FIELD_NUMBER: _builtins.int
@@ -312,6 +332,7 @@ class ReportSubject(_message.Message):
     NOT_BEFORE_TIME_FIELD_NUMBER: _builtins.int
     NOT_AFTER_TIME_FIELD_NUMBER: _builtins.int
     ISSUE_TIME_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
     certificate: _builtins.str
     """The certificate, `certificates/{identifier}`."""
     identifier: _builtins.str
@@ -338,6 +359,13 @@ class ReportSubject(_message.Message):
     def issue_time(self) -> _timestamp_pb2.Timestamp:
         """When the certificate was issued."""
 
+    @_builtins.property
+    def attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """What else the verification found about its subject, as text: for seals and sealed
+        documents e.g. `es_id`, `seal_name`, `signer`, `signing_time`, `coverage`. Never
+        personal data.
+        """
+
     def __init__(
         self,
         *,
@@ -351,10 +379,11 @@ class ReportSubject(_message.Message):
         not_before_time: _timestamp_pb2.Timestamp | None = ...,
         not_after_time: _timestamp_pb2.Timestamp | None = ...,
         issue_time: _timestamp_pb2.Timestamp | None = ...,
+        attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["issue_time", b"issue_time", "not_after_time", b"not_after_time", "not_before_time", b"not_before_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate", b"certificate", "identifier", b"identifier", "issue_time", b"issue_time", "issuer", b"issuer", "issuer_display_name", b"issuer_display_name", "issuer_region_code", b"issuer_region_code", "not_after_time", b"not_after_time", "not_before_time", b"not_before_time", "type_code", b"type_code", "type_id", b"type_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "certificate", b"certificate", "identifier", b"identifier", "issue_time", b"issue_time", "issuer", b"issuer", "issuer_display_name", b"issuer_display_name", "issuer_region_code", b"issuer_region_code", "not_after_time", b"not_after_time", "not_before_time", b"not_before_time", "type_code", b"type_code", "type_id", b"type_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
