@@ -15,6 +15,12 @@ CERTIFICATE_SECURITY_OBJECT = f"{CERTLIB_ARC}.1.1"
 """eContentType of a signed e-certificate's security object."""
 STATUS_LIST = f"{CERTLIB_ARC}.1.2"
 """eContentType of a signed status list (W3C Bitstring Status List JSON)."""
+GRANT_TOKEN = f"{CERTLIB_ARC}.1.3"
+"""eContentType of a holder's grant (授权用证) as the platform signs it."""
+USE_RECEIPT = f"{CERTLIB_ARC}.1.4"
+"""eContentType of the receipt of one use of a certificate."""
+SHOW_TOKEN = f"{CERTLIB_ARC}.1.5"
+"""eContentType of a short-lived showing (亮证) of a presentation."""
 
 # Certificate extensions
 ISSUER_AUTHORISATION = f"{CERTLIB_ARC}.2.1"
@@ -41,6 +47,9 @@ def _register() -> None:
     """Teach asn1crypto the names it lacks, so parsed values carry readable names."""
     cms.ContentType._map.setdefault(CERTIFICATE_SECURITY_OBJECT, "certlib_cso")
     cms.ContentType._map.setdefault(STATUS_LIST, "certlib_status_list")
+    cms.ContentType._map.setdefault(GRANT_TOKEN, "certlib_grant_token")
+    cms.ContentType._map.setdefault(USE_RECEIPT, "certlib_use_receipt")
+    cms.ContentType._map.setdefault(SHOW_TOKEN, "certlib_show_token")
     cms.ContentType._map.setdefault(GM_SIGNED_DATA, "gm_signed_data")
     cms.ContentType._map.setdefault(GM_DATA, "gm_data")
     x509.KeyPurposeId._map.setdefault(KP_ECERT_SIGNING, "certlib_ecert_signing")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from certlib.audit import AuditLog
 from certlib.authority import Authority
 from certlib.config import Settings, load_settings
+from certlib.grants import DelegationDesk, GrantDesk, HolderDirectory, PlatformKeys, ShowDesk
 from certlib.issuance import CertificateOffice
 from certlib.keys import CertlibKeyStore, KeyObserver, open_keystore
 from certlib.protect import DataProtector
@@ -86,6 +87,27 @@ class Platform:
         from certlib.seals import SealApplier  # noqa: PLC0415 (pyHanko, lxml, PDFium: on first use)
 
         return SealApplier(self.seal_desk)
+
+    @cached_property
+    def holders(self) -> HolderDirectory:
+        """Holders' pseudonyms and their certificates."""
+        return HolderDirectory(self.protector, self.store)
+
+    @cached_property
+    def delegations(self) -> DelegationDesk:
+        """委托用证: delegations to agents."""
+        return DelegationDesk(self.store, self.audit, self.holders)
+
+    @cached_property
+    def grants(self) -> GrantDesk:
+        """授权用证 and 依职能查验: grants, their use, uses by duty, holders' histories."""
+        return GrantDesk(self.office, protector=self.protector, directory=self.holders,
+                         delegation_desk=self.delegations, keys=PlatformKeys(self.authority))
+
+    @cached_property
+    def showings(self) -> ShowDesk:
+        """亮证: short-lived showings of presentations."""
+        return ShowDesk(self.grants)
 
     def trust_material(self) -> TrustMaterial:
         """This platform's anchors, CA and department certificates and CRLs."""

@@ -138,24 +138,34 @@ def present(
 
 def to_qr_text(presentation: bytes) -> str:
     """The compact text form for a QR code: `EC1:` + base45(zlib(DER))."""
-    encoded: bytes = base45.b45encode(zlib.compress(presentation, 9))
-    return QR_PREFIX + encoded.decode("ascii")
+    return encode_text(QR_PREFIX, presentation)
 
 
 def from_qr_text(text: str) -> bytes:
     """The DER presentation inside a QR text; MalformedInput if it is not one."""
-    if not isinstance(text, str) or not text.startswith(QR_PREFIX):
-        raise MalformedInput(f"a compact presentation starts with {QR_PREFIX!r}")
+    return decode_text(QR_PREFIX, text)
+
+
+def encode_text(prefix: str, der: bytes) -> str:
+    """`prefix` + base45(zlib(DER)): the compact text of a QR code (alphanumeric mode)."""
+    encoded: bytes = base45.b45encode(zlib.compress(der, 9))
+    return prefix + encoded.decode("ascii")
+
+
+def decode_text(prefix: str, text: str) -> bytes:
+    """The DER inside `encode_text`'s output; MalformedInput if it is not one."""
+    if not isinstance(text, str) or not text.startswith(prefix):
+        raise MalformedInput(f"the compact text starts with {prefix!r}")
     if len(text) > 2 * MAX_ENCODED_BYTES:
-        raise MalformedInput("the QR text is too long")
+        raise MalformedInput("the compact text is too long")
     try:
-        compressed = base45.b45decode(text[len(QR_PREFIX):].strip())
+        compressed = base45.b45decode(text[len(prefix):].strip())
         inflater = zlib.decompressobj()
         data = inflater.decompress(compressed, MAX_ENCODED_BYTES)
         if inflater.unconsumed_tail or not inflater.eof:
-            raise MalformedInput("the QR payload is truncated or inflates beyond the limit")
+            raise MalformedInput("the compact payload is truncated or inflates beyond the limit")
     except (ValueError, zlib.error):
-        raise MalformedInput("the QR payload is not base45-encoded zlib data") from None
+        raise MalformedInput("the compact payload is not base45-encoded zlib data") from None
     return data
 
 

@@ -273,3 +273,93 @@ seal_uses = sa.Table(
     sa.Index("ix_seal_uses_es_id_day", "es_id", "day"),
 )
 """Every application of a seal: document digests before and after, who, who approved, why."""
+
+# -- holders' grants, delegations and the uses of certificates (migration 0006) ---------------
+
+platform_signers = sa.Table(
+    "platform_signers",
+    metadata,
+    sa.Column("region_code", sa.String(6), sa.ForeignKey("regions.code"), primary_key=True),
+    sa.Column("purpose", sa.String(20), primary_key=True),
+    sa.Column("key_name", sa.String(100), nullable=False),
+    sa.Column("certificate", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+"""Keys the platform itself signs with, per region and purpose (`use`: grant tokens,
+receipts, showings, annotated copies)."""
+
+delegations = sa.Table(
+    "delegations",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("holder_index", sa.LargeBinary, nullable=False),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("parent_id", sa.String(40), sa.ForeignKey("delegations.id"), nullable=True),
+    sa.Column("delegated_by", sa.String(200), nullable=False),
+    sa.Column("agent_kind", sa.String(20), nullable=False),
+    sa.Column("agent", sa.String(200), nullable=False),
+    sa.Column("certificates", sa.Text, nullable=False),
+    sa.Column("fields", sa.Text, nullable=False),
+    sa.Column("matters", sa.Text, nullable=False),
+    sa.Column("not_before", Timestamp, nullable=False),
+    sa.Column("not_after", Timestamp, nullable=False),
+    sa.Column("max_uses", sa.Integer, nullable=False),
+    sa.Column("uses", sa.Integer, nullable=False),
+    sa.Column("may_redelegate", sa.Boolean, nullable=False),
+    sa.Column("depth_left", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+    sa.Index("ix_delegations_holder_index", "holder_index"),
+    sa.Index("ix_delegations_agent", "agent"),
+)
+"""委托用证: a holder's (or an agent's narrower) delegation of a certificate to an agent."""
+
+grants = sa.Table(
+    "grants",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("holder_index", sa.LargeBinary, nullable=False),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("granted_by", sa.String(200), nullable=False),
+    sa.Column("delegation_id", sa.String(40), sa.ForeignKey("delegations.id"), nullable=True),
+    sa.Column("audience", sa.String(18), nullable=False),
+    sa.Column("certificates", sa.Text, nullable=False),
+    sa.Column("fields", sa.Text, nullable=False),
+    sa.Column("matter_code", sa.String(64), nullable=False),
+    sa.Column("matter_name", sa.Text, nullable=False),
+    sa.Column("reason", sa.LargeBinary, nullable=True),
+    sa.Column("reason_key_id", sa.Integer, sa.ForeignKey("data_keys.id"), nullable=True),
+    sa.Column("not_before", Timestamp, nullable=False),
+    sa.Column("not_after", Timestamp, nullable=False),
+    sa.Column("max_uses", sa.Integer, nullable=False),
+    sa.Column("uses", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+    sa.Column("token", sa.LargeBinary, nullable=False),
+    sa.Index("ix_grants_holder_index", "holder_index"),
+)
+"""授权用证: a holder lets one department use certificates, for one matter, a few times."""
+
+certificate_uses = sa.Table(
+    "certificate_uses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("receipt_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("holder_index", sa.LargeBinary, nullable=False),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("grant_id", sa.String(40), sa.ForeignKey("grants.id"), nullable=True),
+    sa.Column("delegation_id", sa.String(40), sa.ForeignKey("delegations.id"), nullable=True),
+    sa.Column("caller", sa.String(200), nullable=False),
+    sa.Column("matter_code", sa.String(64), nullable=False),
+    sa.Column("matter_name", sa.Text, nullable=False),
+    sa.Column("legal_basis", sa.Text, nullable=True),
+    sa.Column("certificates", sa.Text, nullable=False),
+    sa.Column("fields", sa.Text, nullable=False),
+    sa.Column("used_at", Timestamp, nullable=False),
+    sa.Column("receipt", sa.LargeBinary, nullable=False),
+    sa.Index("ix_certificate_uses_holder_index", "holder_index"),
+)
+"""Every use of a holder's certificates (by grant, by duty, by showing), with its receipt."""
