@@ -363,3 +363,17 @@ certificate_uses = sa.Table(
     sa.Index("ix_certificate_uses_holder_index", "holder_index"),
 )
 """Every use of a holder's certificates (by grant, by duty, by showing), with its receipt."""
+
+trust_lists = sa.Table(
+    "trust_lists",
+    metadata,
+    sa.Column("scope", sa.String(16), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("issued", Timestamp, nullable=False),
+    sa.Column("expires", Timestamp, nullable=False),
+    sa.Column("document", sa.LargeBinary, nullable=False),
+    sa.Column("accepted_at", Timestamp, nullable=False),
+)
+"""Trust lists in force at this verifier (`scope`: `national` or a region code): the signed
+document as accepted, its version (the rollback floor) and the digest of its signed part."""
