@@ -155,8 +155,8 @@ def test_refusals_consume_nothing(fresh_platform: Platform, settings: Settings,
     home = tmp_path_factory.mktemp("other-platform")
     other = open_platform(replace(settings, database_url=f"sqlite:///{home / 'other.db'}"))
     try:
-        other.authority.init_region("620000", "甘肃省政务服务平台")
-        other.authority.add_issuer(POLICE, "西宁市公安局", "620000",
+        other.authority.init_region("640000", "宁夏回族自治区政务服务平台")
+        other.authority.add_issuer(POLICE, "西宁市公安局", "640000",
                                    [other.types.get("resident-id-card").code])
         foreign = _grant(other, other.holders.person(ZHANG_SAN), _issue(other, ZHANG_SAN))
     finally:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from certlib.cli import audit, certs, demo, keys, pki, remote, seals
+from certlib.cli import audit, certs, demo, grants, keys, pki, remote, seals
 from certlib.config import load_settings
 from certlib.errors import (
     CertlibError,
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     certs.register(commands)
     audit.register(commands)
     seals.register(commands)
+    grants.register(commands)
     demo.register(commands)
     for command in commands.choices.values():
         command._add_container_actions(common) # accept --home/--json after the command
@@ -121,6 +122,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             return audit.run(args, platform)
         if args.command == "seals":
             return seals.run(args, platform)
+        if args.command == "grants":
+            return grants.run(args, platform)
+        if args.command == "delegations":
+            return grants.run_delegations(args, platform)
     finally:
         platform.close()
     raise InputError(f"unknown command {args.command!r}")

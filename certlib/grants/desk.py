@@ -287,15 +287,15 @@ class GrantDesk:
                           details={"matter": matter.code, "fields": len(result.fields)})
         return UseResult(result.presentations, receipt, receipt_id, result.fields)
 
-    def _presentations(self, identifiers: tuple[str, ...],
-                       fields: tuple[str, ...]) -> UseResult:
+    def _presentations(self, identifiers: tuple[str, ...], fields: tuple[str, ...], *,
+                       compact: bool = False) -> UseResult:
         made: list[tuple[str, bytes]] = []
         disclosed: list[str] = []
         for identifier in identifiers:
             der = self.office.get(identifier).der
             names = [name for name in fields if name in field_names(load_certificate(der))]
             if names:
-                made.append((identifier, present(der, names)))
+                made.append((identifier, present(der, names, compact=compact)))
                 disclosed += [name for name in names if name not in disclosed]
         if not made:
             raise GrantRefused("none of the granted fields is in these certificates")

@@ -45,9 +45,12 @@ class HolderDirectory:
     def person(self, id_number: str) -> Holder:
         """The person with this identity number (checked, canonical form)."""
         try:
-            canonical = check_id_number(id_number).value
+            checked = check_id_number(id_number)
         except InputError:
             raise InputError("not a resident identity number") from None
+        if checked.warnings:  # a typo would silently name another person
+            raise InputError("the identity number's check character does not match")
+        canonical = checked.value
         return self._holder(f"{HOLDER_ID_KINDS['person']}:{canonical}")
 
     def organisation(self, uscc: str) -> Holder:

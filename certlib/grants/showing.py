@@ -56,7 +56,7 @@ class ShowDesk:
         status = office.status(identifier)
         if status is not CertificateStatus.VALID:
             raise GrantRefused(f"certificate {identifier} is {status.value}")
-        result = self.desk._presentations((identifier,), fields)
+        result = self.desk._presentations((identifier,), fields, compact=True)
         [(_, presentation)] = result.presentations
         signer = self.desk.signer_for(identifier)
         with office.store.transaction() as connection:

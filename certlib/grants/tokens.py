@@ -101,7 +101,9 @@ class PlatformSigner:
 
     def __init__(self, keystore: CertlibKeyStore, key: KeyRef, certificate: bytes,
                  chain: tuple[bytes, ...]) -> None:
+        self.key = key
         self.certificate = certificate
+        self.chain = chain
         self._envelope = envelopes.EnvelopeSigner(keystore, key, certificate=certificate,
                                                   chain=chain)
 
