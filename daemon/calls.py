@@ -8,7 +8,7 @@ import contextvars
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -30,6 +30,9 @@ from daemon.observe import ERRORS, LATENCY, REQUESTS, monotonic
 
 log = logging.getLogger("certd.calls")
 REQUEST_ID_HEADER = "x-request-id"
+AUTHORIZATION_HEADER = "authorization"
+BEARER_SERVICES = ("certsvc.v1.HolderService/",)
+"""Services whose calls carry a holder's `authorization: Bearer <jwt>` (read for these only)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class CallContext:
     caller: Caller
     request_id: str
     method: str
+    bearer: str | None = field(default=None, repr=False)
+    """The holder's bearer token (HolderService only; a secret: never logged)."""
 
 
 current_call: contextvars.ContextVar[CallContext] = contextvars.ContextVar("certd_call")
@@ -77,6 +82,18 @@ def _decoded(request: Any) -> Any:
 def _decoded_stream(requests: Iterator[Any]) -> Iterator[Any]:
     for request in requests:
         yield _decoded(request)
+
+
+def _bearer(context: grpc.ServicerContext) -> str | None:
+    """The token of `authorization: Bearer <token>`, None without the header."""
+    for key, value in context.invocation_metadata():
+        if key == AUTHORIZATION_HEADER:
+            scheme, _, token = value.partition(" ") if isinstance(value, str) else ("", "", "")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "TOKEN_MALFORMED",
+                                 "the authorization metadata must be `Bearer <token>`")
+            return token.strip()
+    return None
 
 
 def _request_id(context: grpc.ServicerContext) -> str:
@@ -136,6 +153,9 @@ class CallInterceptor(grpc.ServerInterceptor):
         current = CallContext(caller, request_id, method)
         current_call.set(current)
         authorise(caller, method, self.policy)
+        if method.startswith(BEARER_SERVICES):
+            current = CallContext(caller, request_id, method, _bearer(context))
+            current_call.set(current)
         return current
 
     def _record_denial(self, current: CallContext) -> None:

@@ -11,6 +11,10 @@
 | `max_batch` | - | 1000 items per batch call or stream message |
 | `threads_per_worker` | - | 16 |
 | `log_level` | `CERTD_LOG_LEVEL` | `INFO` |
+
+An optional `[oidc]` table in the same file configures how HolderService checks holders'
+bearer tokens (`certlib.oidc.OidcSettings.from_mapping`, docs/oidc.md); without it the
+holder methods answer FAILED_PRECONDITION (`OIDC_NOT_CONFIGURED`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from certlib.config import CONFIG_FILE, Settings, load_settings
 from certlib.errors import ConfigurationError
+from certlib.oidc import OidcSettings
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class DaemonConfig:
     max_batch: int = 1000
     threads_per_worker: int = 16
     log_level: str = "INFO"
+    oidc: OidcSettings | None = None
+    """How holders' bearer tokens are checked (`[oidc]`); None: holder methods are off."""
 
     @property
     def home(self) -> Path:
@@ -75,7 +82,11 @@ def load_daemon_config(home: Path | str | None = None) -> DaemonConfig:
     unknown = set(section) - known
     if unknown:
         raise ConfigurationError(f"unknown [daemon] settings: {', '.join(sorted(unknown))}")
-    config = DaemonConfig(settings=settings, **section)
+    oidc = document.get("oidc")
+    if oidc is not None and not isinstance(oidc, dict):
+        raise ConfigurationError("[oidc] in certlib.toml must be a table")
+    config = DaemonConfig(settings=settings, **section,
+                          oidc=OidcSettings.from_mapping(oidc) if oidc is not None else None)
     environment = {
         "listen": os.environ.get("CERTD_LISTEN"),
         "health_listen": os.environ.get("CERTD_HEALTH_LISTEN"),

@@ -34,7 +34,18 @@ _BY_CODE: dict[str, grpc.StatusCode] = {
     "SEAL_USE_REFUSED": grpc.StatusCode.PERMISSION_DENIED,
     "APPROVAL_REQUIRED": grpc.StatusCode.FAILED_PRECONDITION,
     "QUOTA_EXCEEDED": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "GRANT_NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+    "DELEGATION_NOT_FOUND": grpc.StatusCode.NOT_FOUND,
+    "GRANT_TOKEN_INVALID": grpc.StatusCode.INVALID_ARGUMENT,
+    "GRANT_USED_UP": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "GRANT_REFUSED": grpc.StatusCode.FAILED_PRECONDITION,
+    "DELEGATION_REFUSED": grpc.StatusCode.FAILED_PRECONDITION,
+    "GRANT_AUDIENCE": grpc.StatusCode.PERMISSION_DENIED,
+    "NO_DUTY": grpc.StatusCode.PERMISSION_DENIED,
 }
+
+_NO_RETRY = frozenset({"QUOTA_EXCEEDED", "GRANT_USED_UP"})
+"""RESOURCE_EXHAUSTED reasons that waiting does not cure: no RetryInfo."""
 
 _RESOURCES = {
     "CERTIFICATE_NOT_FOUND": "certsvc.v1.Certificate",
@@ -46,6 +57,8 @@ _RESOURCES = {
     "SEAL_NOT_FOUND": "certsvc.v1.Seal",
     "SEAL_EXISTS": "certsvc.v1.Seal",
     "REQUEST_NOT_FOUND": "certsvc.v1.SealUseRequest",
+    "GRANT_NOT_FOUND": "certsvc.v1.Grant",
+    "DELEGATION_NOT_FOUND": "certsvc.v1.Delegation",
 }
 
 
@@ -115,7 +128,7 @@ def rich_status(failure: CertlibError | RpcFailure, request_id: str,
         details.append(_pack(error_details_pb2.ResourceInfo(
             resource_type=_RESOURCES.get(reason, ""), description=message)))
     if code is grpc.StatusCode.UNAVAILABLE or (
-            code is grpc.StatusCode.RESOURCE_EXHAUSTED and reason != "QUOTA_EXCEEDED"):
+            code is grpc.StatusCode.RESOURCE_EXHAUSTED and reason not in _NO_RETRY):
         details.append(_pack(error_details_pb2.RetryInfo(
             retry_delay=duration_pb2.Duration(seconds=1))))
     return status_pb2.Status(code=getattr(code_pb2, code.name), message=message,

@@ -9,6 +9,7 @@ then checks the role of the certificate type at hand.
 # <home>/policy.toml
 [departments."11630000MB0000010N"]
 roles = ["issuer:resident-id-card", "verifier"]
+duties = ["630100-ZZ-001"]     # matters it may fetch certificates for without a grant
 
 [methods]                      # optional: replaces the built-in roles of a method
 "certsvc.v1.VerificationService/Verify" = ["verifier", "issuer"]
@@ -17,6 +18,7 @@ roles = ["issuer:resident-id-card", "verifier"]
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import tomllib
@@ -38,6 +40,9 @@ SEAL_USER = "seal_user"
 APPROVER = "approver"
 AUDITOR = "auditor"
 ADMIN = "admin"
+HOLDER_APP = "holder_app"
+GRANT_USER = "grant_user"
+DUTY_OFFICER = "duty_officer"
 
 DEFAULT_METHOD_ROLES: dict[str, frozenset[str]] = {
     f"certsvc.v1.CertificateService/{name}": frozenset({ISSUER}) for name in (
@@ -73,6 +78,18 @@ DEFAULT_METHOD_ROLES: dict[str, frozenset[str]] = {
         ("ListSealUses", {SEAL_KEEPER, SEAL_MAKER, AUDITOR}),
         ("VerifySealedDocument", {VERIFIER}),
     )
+} | {
+    f"certsvc.v1.HolderService/{name}": frozenset({HOLDER_APP}) for name in (
+        "ListCertificates", "CreateGrant", "ListGrants", "RevokeGrant", "CreateDelegation",
+        "ListDelegations", "RevokeDelegation", "ListUses", "ShowCertificate")
+} | {
+    f"certsvc.v1.UseService/{name}": frozenset(roles) for name, roles in (
+        ("UseCertificate", {GRANT_USER}),
+        ("PresentAsAgent", {GRANT_USER}),
+        ("FetchForDuty", {DUTY_OFFICER}),
+        ("VerifyShowing", {VERIFIER}),
+        ("VerifyReceipt", {VERIFIER, HOLDER_APP, AUDITOR}),
+    )
 }
 OPEN_METHODS = frozenset({"grpc.health.v1.Health/Check", "grpc.health.v1.Health/Watch"})
 """Answered without a client certificate."""
@@ -89,6 +106,8 @@ class Caller:
     name: str
     roles: frozenset[str]
     serial: int
+    duties: frozenset[str] = frozenset()
+    """Matter codes the department may fetch certificates for without a grant (依职能)."""
 
     @property
     def actor(self) -> Actor:
@@ -113,6 +132,15 @@ class Caller:
         return False
 
 
+def _stamp_of(path: Path) -> tuple[int, int, int] | None:
+    """What tells a changed (or replaced) policy file: its inode, size and mtime in ns."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_size, status.st_mtime_ns
+
+
 POLICY_CHECK_SECONDS = 0.5
 """How often the policy file is checked for changes (not on every call: a stat each)."""
 
@@ -123,9 +151,11 @@ class Policy:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._stamp: float | None = None
+        self._stamp: tuple[int, int, int] | None = None
+        self._reload_lock = threading.Lock()
         self._checked = 0.0
         self._departments: dict[str, frozenset[str]] = {}
+        self._duties: dict[str, frozenset[str]] = {}
         self._methods: dict[str, frozenset[str]] = dict(DEFAULT_METHOD_ROLES)
         self._load()
 
@@ -139,54 +169,83 @@ class Policy:
         self._reload_if_changed()
         return self._departments.get(uscc)
 
+    def duties(self) -> dict[str, list[str]]:
+        """Every department with duties, with their matter codes."""
+        self._reload_if_changed()
+        return {uscc: sorted(matters) for uscc, matters in self._duties.items()}
+
+    def duties_of(self, uscc: str) -> frozenset[str]:
+        """The matter codes the department has a legal duty for (empty if none)."""
+        self._reload_if_changed()
+        return self._duties.get(uscc, frozenset())
+
     def required(self, method: str) -> frozenset[str] | None:
         """The roles a method admits; None for a method the policy does not list."""
         self._reload_if_changed()
         return self._methods.get(method)
 
     def _reload_if_changed(self) -> None:
-        now = time.monotonic()
-        if now - self._checked < POLICY_CHECK_SECONDS:
+        if time.monotonic() - self._checked < POLICY_CHECK_SECONDS:
             return
-        self._checked = now
-        try:
-            stamp = self.path.stat().st_mtime
-        except OSError:
-            stamp = None
-        if stamp != self._stamp:
-            self._load()
+        with self._reload_lock:  # callers arriving meanwhile wait for the new policy
+            if time.monotonic() - self._checked < POLICY_CHECK_SECONDS:
+                return
+            if _stamp_of(self.path) != self._stamp:
+                self._load()
+            self._checked = time.monotonic()
 
     def _load(self) -> None:
         with self._lock:
             try:
-                stamp = self.path.stat().st_mtime
+                stamp = _stamp_of(self.path)
                 document = tomllib.loads(self.path.read_text())
             except FileNotFoundError:
                 stamp, document = None, {}
             except (OSError, tomllib.TOMLDecodeError) as error:
                 raise ConfigurationError(f"cannot read the policy file: {error}") from None
             departments: dict[str, frozenset[str]] = {}
+            duties: dict[str, frozenset[str]] = {}
             for uscc, entry in document.get("departments", {}).items():
                 roles = entry.get("roles", []) if isinstance(entry, dict) else None
                 if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
                     raise ConfigurationError(f"policy: roles of {uscc} must be a list of text")
                 departments[uscc.upper()] = frozenset(roles)
+                matters = entry.get("duties", [])
+                if not isinstance(matters, list) or not all(isinstance(m, str) for m in matters):
+                    raise ConfigurationError(f"policy: duties of {uscc} must be a list of text")
+                if matters:
+                    duties[uscc.upper()] = frozenset(matters)
             methods = dict(DEFAULT_METHOD_ROLES)
             for method, roles in document.get("methods", {}).items():
                 if not isinstance(roles, list):
                     raise ConfigurationError(f"policy: roles of {method} must be a list")
                 methods[method] = frozenset(roles)
             self._departments, self._methods, self._stamp = departments, methods, stamp
+            self._duties = duties
 
 
-def write_policy(path: Path, departments: dict[str, list[str]]) -> None:
-    """Write a policy file giving each department (by USCC) its roles."""
+def write_policy(path: Path, departments: dict[str, list[str]],
+                 duties: dict[str, list[str]] | None = None) -> None:
+    """Write a policy file giving each department (by USCC) its roles and duties; without
+    `duties`, the duties already in the file are kept."""
+    if duties is None:
+        try:
+            duties = Policy(path).duties()
+        except ConfigurationError:
+            duties = {}
     lines = ["# certd policy: the roles of each department, by USCC (docs/operations.md).", ""]
-    for uscc, roles in sorted(departments.items()):
+    for uscc in sorted(departments.keys() | duties.keys()):
         lines.append(f'[departments."{uscc}"]')
-        lines.append("roles = [" + ", ".join(f'"{role}"' for role in roles) + "]")
+        lines.append("roles = [" + ", ".join(f'"{role}"' for role in
+                                             departments.get(uscc, [])) + "]")
+        if duties.get(uscc):
+            lines.append("duties = [" + ", ".join(f'"{matter}"' for matter in duties[uscc])
+                         + "]")
         lines.append("")
-    path.write_text("\n".join(lines))
+    # Replaced in one step: a daemon re-reading the file never sees half of it.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text("\n".join(lines))
+    os.replace(partial, path)
 
 
 class RevocationCache:
@@ -237,7 +296,8 @@ def authenticate(context: grpc.ServicerContext, policy: Policy,
     if roles is None:
         raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
                          f"department {uscc} is not known to this daemon's policy")
-    return Caller(uscc, str(subject.get("common_name", "")), roles, certificate.serial_number)
+    return Caller(uscc, str(subject.get("common_name", "")), roles, certificate.serial_number,
+                  policy.duties_of(uscc))
 
 
 def authorise(caller: Caller, method: str, policy: Policy) -> None:

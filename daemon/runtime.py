@@ -8,6 +8,7 @@ import time
 from functools import cached_property
 
 from certlib.auditbatch import AuditBatcher
+from certlib.oidc import TokenVerifier
 from certlib.platform import Platform
 from certlib.status import StatusSource, StoreStatusSource
 from certlib.statuslist import StatusListPublisher
@@ -28,6 +29,9 @@ class WorkerRuntime:
         self.platform = Platform(config.settings, key_observer=HsmMetrics())
         self.audit_batcher = AuditBatcher(self.platform.audit)
         """Group commit for the audit records of calls that change nothing else."""
+        self.token_verifier = TokenVerifier(config.oidc) if config.oidc is not None else None
+        """Checks holders' bearer tokens (keeps the identity provider's keys); None without
+        `[oidc]`."""
         self._verifier: Verifier | None = None
         self._verifier_time = 0.0
         self._lock = threading.Lock()

@@ -34,10 +34,14 @@ from certsvc.v1 import (
     audit_service_pb2_grpc,
     certificate_service_pb2,
     certificate_service_pb2_grpc,
+    holder_service_pb2,
+    holder_service_pb2_grpc,
     key_service_pb2,
     key_service_pb2_grpc,
     seal_service_pb2,
     seal_service_pb2_grpc,
+    use_service_pb2,
+    use_service_pb2_grpc,
     verification_service_pb2,
     verification_service_pb2_grpc,
 )
@@ -48,8 +52,10 @@ from daemon.observe import configure_logging
 from daemon.runtime import WorkerRuntime
 from daemon.services.audit import AuditService
 from daemon.services.certificates import CertificateService
+from daemon.services.holders import HolderService
 from daemon.services.keys import KeyService
 from daemon.services.seals import SealService
+from daemon.services.uses import UseService
 from daemon.services.verification import VerificationService
 
 log = logging.getLogger("certd")
@@ -60,6 +66,8 @@ SERVICE_NAMES = (
     key_service_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name,
     audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     seal_service_pb2.DESCRIPTOR.services_by_name["SealService"].full_name,
+    holder_service_pb2.DESCRIPTOR.services_by_name["HolderService"].full_name,
+    use_service_pb2.DESCRIPTOR.services_by_name["UseService"].full_name,
 )
 CHECKPOINT_SECONDS = 60.0
 
@@ -94,6 +102,8 @@ def build_server(config: DaemonConfig, runtime: WorkerRuntime
     key_service_pb2_grpc.add_KeyServiceServicer_to_server(KeyService(runtime), server)
     audit_service_pb2_grpc.add_AuditServiceServicer_to_server(AuditService(runtime), server)
     seal_service_pb2_grpc.add_SealServiceServicer_to_server(SealService(runtime), server)
+    holder_service_pb2_grpc.add_HolderServiceServicer_to_server(HolderService(runtime), server)
+    use_service_pb2_grpc.add_UseServiceServicer_to_server(UseService(runtime), server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -134,10 +144,14 @@ def run_worker(config: DaemonConfig, index: int) -> None:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("worker serving", extra={"worker": index, "listen": config.listen,
                                       "pid": os.getpid()})
+    keeper = threading.Thread(target=_housekeeping, args=(runtime, stopping), daemon=True,
+                              name="housekeeping")
     if index == 0:
-        threading.Thread(target=_housekeeping, args=(runtime, stopping), daemon=True,
-                         name="housekeeping").start()
+        keeper.start()
     server.wait_for_termination()
+    stopping.set()
+    if keeper.is_alive():
+        keeper.join(timeout=config.grace_seconds + 10)  # its last checkpoint, then close
     runtime.close()
     log.info("worker stopped", extra={"worker": index})
 

@@ -8,9 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 import sqlalchemy as sa
@@ -18,12 +19,20 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certlib.client import CertlibClient, ClientCredentials
 from daemon.bootstrap import DEMO_DEPARTMENTS
+from daemon.identity import Policy, write_policy
+
+if TYPE_CHECKING:
+    from tests.idp import LocalIdentityProvider
 
 POLICE = DEMO_DEPARTMENTS["police"][0]
 MARKET = DEMO_DEPARTMENTS["market"][0]
 ADMIN = DEMO_DEPARTMENTS["admin"][0]
 NOBODY = "11630000MB0000099T"
 """A department the policy knows but gives no role."""
+HOLDER_AUDIENCE = "certd-test"
+"""certd's client id at the test identity provider: holder tokens are minted for it."""
+ID_NUMBER_CLAIM = "id_card"
+"""The claim of holder tokens that carries the identity number."""
 
 
 DAEMON_LOGS: list[Path] = []
@@ -151,14 +160,40 @@ class RunningDaemon:
             return ""
 
 
-def launch(home: Path, database_url: str, workers: int = 2) -> Iterator[RunningDaemon]:
-    """Set up a home (region, departments, TLS files) and run certd on free ports."""
+def configure_oidc(home: Path, idp: LocalIdentityProvider) -> None:
+    """Point certd's `[oidc]` at a test identity provider (holder tokens for
+    HOLDER_AUDIENCE, identity number in ID_NUMBER_CLAIM)."""
+    with (home / "certlib.toml").open("a") as config:
+        config.write(f'''
+[oidc]
+issuer = "{idp.issuer}"
+audience = "{HOLDER_AUDIENCE}"
+jwks_url = "{idp.jwks_url}"
+id_number_claim = "{ID_NUMBER_CLAIM}"
+''')
+
+
+def add_duties(home: Path, duties: Mapping[str, list[str]]) -> None:
+    """Give departments (by USCC) duties in the policy file, keeping everything else."""
+    policy = Policy(home / "policy.toml")
+    write_policy(policy.path, policy.departments(), {**policy.duties(), **duties})
+
+
+def launch(home: Path, database_url: str, workers: int = 2, *,
+           idp: LocalIdentityProvider | None = None,
+           duties: Mapping[str, list[str]] | None = None) -> Iterator[RunningDaemon]:
+    """Set up a home (region, departments, TLS files) and run certd on free ports; with
+    `idp`, holder tokens are checked against it; `duties` go into the policy file."""
     initialised = run_certd(home, database_url, "init")
     assert initialised.returncode == 0, initialised.stderr
     nobody = run_certd(home, database_url, "client-cert", "--region", "630000",
                        "--uscc", NOBODY, "--name", "无权限测试单位",
                        "--label", "nobody", "--roles", "")
     assert nobody.returncode == 0, nobody.stderr
+    if idp is not None:
+        configure_oidc(home, idp)
+    if duties:
+        add_duties(home, duties)
     daemon = RunningDaemon(home, database_url, f"127.0.0.1:{free_port()}",
                            f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", workers)
     daemon.start()

@@ -32,10 +32,12 @@ from certsvc.v1 import (
     certificate_pb2,
     certificate_service_pb2,
     common_pb2,
+    holder_service_pb2,
     key_pb2,
     key_service_pb2,
     report_pb2,
     seal_service_pb2,
+    use_service_pb2,
     verification_service_pb2,
     verification_service_pb2_grpc,
 )
@@ -65,6 +67,14 @@ SERVICES: dict[str, tuple[FileDescriptor, dict[str, tuple[bool, bool]]]] = {
             "CreateSeal", "GetSeal", "ListSeals", "SuspendSeal", "ResumeSeal", "RevokeSeal",
             "UpdateSealPolicy", "CreateSealUseRequest", "DecideSealUseRequest",
             "ListSealUseRequests", "ApplySeal", "ListSealUses", "VerifySealedDocument")}),
+    "HolderService": (holder_service_pb2.DESCRIPTOR, {
+        name: (False, False) for name in (
+            "ListCertificates", "CreateGrant", "ListGrants", "RevokeGrant", "CreateDelegation",
+            "ListDelegations", "RevokeDelegation", "ListUses", "ShowCertificate")}),
+    "UseService": (use_service_pb2.DESCRIPTOR, {
+        name: (False, False) for name in (
+            "UseCertificate", "FetchForDuty", "PresentAsAgent", "VerifyShowing",
+            "VerifyReceipt")}),
 }
 """Every service of certsvc.v1 with its methods and (client, server) streaming."""
 

@@ -76,6 +76,7 @@ class GrantDesk:
         self.delegations = delegation_desk
         self.keys = keys
         self.clock = clock
+        self._regions: dict[str, str] = {}
 
     @property
     def audit(self) -> AuditLog:
@@ -173,7 +174,7 @@ class GrantDesk:
         grant_id = self._grant_id_of(token, now)
         with self.office.store.reading() as connection:
             grant = self._load(connection, grant_id)
-        self._check_grant(grant, caller, now)
+            self._check_grant(grant, caller, now, connection)  # early: before the work
         result = self._presentations(grant.certificates, grant.fields)
         signer = self.signer_for(grant.certificates[0])
         with self.office.store.transaction() as connection:
@@ -340,13 +341,16 @@ class GrantDesk:
         opened = open_token(der, "grant", trust=None, at=now)
         if not opened.info:
             raise GrantTokenInvalid("the grant token is malformed or its signature is wrong")
-        if opened.signer_certificate not in self.keys.certificates():
+        if not self.keys.signed_here(opened.signer_certificate):
             raise GrantTokenInvalid("the grant token was not signed by this platform")
         return str(opened.info["grant_id"])
 
     def _region_of(self, identifier: str) -> str:
-        issuer = self.office.record(identifier).issuer_uscc
-        return self.office.authority.issuer(issuer).region_code
+        region = self._regions.get(identifier)
+        if region is None:  # a certificate's issuer and region never change
+            issuer = self.office.record(identifier).issuer_uscc
+            region = self._regions[identifier] = self.office.authority.issuer(issuer).region_code
+        return region
 
     def _holder_index(self, connection: Connection, grant_id: str) -> bytes:
         return bytes(connection.execute(sa.select(grants.c.holder_index).where(
