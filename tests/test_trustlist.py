@@ -274,19 +274,19 @@ def test_build_region_list_from_a_platform(fresh_platform: Platform) -> None:
     """The list names the region's CAs, active departments with their types and signing
     certificates, seal maker, status sources, daemon and TLS identity, authorisations."""
     authority = fresh_platform.authority
-    region = authority.init_region("640000", "宁夏回族自治区政务服务平台", SM2)
-    active = uscc_with_check("12640000TL0000001")
-    revoked = uscc_with_check("12640000TL0000002")
-    authority.add_issuer(active, "宁夏测试厅", "640000", [DRIVING, RESIDENT_ID])
-    authority.add_issuer(revoked, "宁夏已撤销厅", "640000", [DRIVING])
+    region = authority.init_region("650000", "新疆维吾尔自治区政务服务平台", SM2)
+    active = uscc_with_check("12650000TL0000001")
+    revoked = uscc_with_check("12650000TL0000002")
+    authority.add_issuer(active, "新疆测试厅", "650000", [DRIVING, RESIDENT_ID])
+    authority.add_issuer(revoked, "新疆已撤销厅", "650000", [DRIVING])
     authority.revoke_issuer(revoked)
-    _, maker = fresh_platform.seals.maker("640000")
+    _, maker = fresh_platform.seals.maker("650000")
     now = utc_now()
     signed = build_region_list(
-        fresh_platform, "640000", version=7, issued=now, expires=now + timedelta(days=7),
-        endpoint="certd.nx.gov.example:7443", authorisations={"640100": [DRIVING]})
+        fresh_platform, "650000", version=7, issued=now, expires=now + timedelta(days=7),
+        endpoint="certd.xj.gov.example:7443", authorisations={"650100": [DRIVING]})
     assert signed["type"] == "certlib.region-trust-list" and signed["format_version"] == 1
-    assert signed["region"] == "640000" and signed["version"] == 7
+    assert signed["region"] == "650000" and signed["version"] == 7
     listed = parse_region_list(signed)
     assert listed.roots == (region.root_certificate,)
     assert listed.issuing == (region.issuing_certificate,)
@@ -294,25 +294,25 @@ def test_build_region_list_from_a_platform(fresh_platform: Platform) -> None:
         (active, (DRIVING, RESIDENT_ID))]
     assert listed.issuers[0].certificate == authority.issuer(active).certificate
     assert listed.seal_makers == (maker,)
-    assert listed.endpoint.address == "certd.nx.gov.example:7443"
-    assert (listed.endpoint.host, listed.endpoint.port) == ("certd.nx.gov.example", 7443)
-    assert listed.endpoint.server_name == "certd.nx.gov.example"
+    assert listed.endpoint.address == "certd.xj.gov.example:7443"
+    assert (listed.endpoint.host, listed.endpoint.port) == ("certd.xj.gov.example", 7443)
+    assert listed.endpoint.server_name == "certd.xj.gov.example"
     assert listed.endpoint.ca_certificates == (region.root_certificate,)
-    assert listed.status.status_lists == "certsvc://certd.nx.gov.example:7443"
-    assert listed.status.covers("urn:certlib:status:640000:" + active + ":1")
-    assert listed.authorises("640100", DRIVING) and not listed.authorises("640100", RESIDENT_ID)
-    assert not listed.authorises("640000", DRIVING)
+    assert listed.status.status_lists == "certsvc://certd.xj.gov.example:7443"
+    assert listed.status.covers("urn:certlib:status:650000:" + active + ":1")
+    assert listed.authorises("650100", DRIVING) and not listed.authorises("650100", RESIDENT_ID)
+    assert not listed.authorises("650000", DRIVING)
     with pytest.raises(InputError, match="not inside"):
-        build_region_list(fresh_platform, "640000", version=1, expires=now + timedelta(days=1),
-                          endpoint="certd.nx.gov.example:7443",
+        build_region_list(fresh_platform, "650000", version=1, expires=now + timedelta(days=1),
+                          endpoint="certd.xj.gov.example:7443",
                           authorisations={"630100": [DRIVING]})
-    for endpoint in ("certd.nx.gov.example", "bad host:1", "h:70000", "h:0"):
+    for endpoint in ("certd.xj.gov.example", "bad host:1", "h:70000", "h:0"):
         with pytest.raises(InputError, match="host:port"):
-            build_region_list(fresh_platform, "640000", version=1,
+            build_region_list(fresh_platform, "650000", version=1,
                               expires=now + timedelta(days=1), endpoint=endpoint)
     with pytest.raises(InputError, match="expires after"):
-        build_region_list(fresh_platform, "640000", version=1, issued=now, expires=now,
-                          endpoint="certd.nx.gov.example:7443")
+        build_region_list(fresh_platform, "650000", version=1, issued=now, expires=now,
+                          endpoint="certd.xj.gov.example:7443")
 
 
 # -- accepting lists ----------------------------------------------------------------------------
