@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from certlib.cli import audit, certs, demo, grants, keys, pki, remote, seals
+from certlib.cli import audit, certs, demo, grants, keys, pki, remote, seals, trust
 from certlib.config import load_settings
 from certlib.errors import (
     CertlibError,
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.register(commands)
     seals.register(commands)
     grants.register(commands)
+    trust.register(commands)
     demo.register(commands)
     for command in commands.choices.values():
         command._add_container_actions(common) # accept --home/--json after the command
@@ -126,6 +127,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return grants.run(args, platform)
         if args.command == "delegations":
             return grants.run_delegations(args, platform)
+        if args.command == "trust":
+            return trust.run(args, platform)
     finally:
         platform.close()
     raise InputError(f"unknown command {args.command!r}")

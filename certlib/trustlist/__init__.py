@@ -10,7 +10,8 @@ way of the EU list of trusted lists and TUF root metadata. See docs/trust-lists.
   `add_signatures`;
 - verifying and updating: `TrustListClient` (state in the store, survives restarts);
 - using: `TrustListClient.view()` -> `TrustView` (`trust_material_for`, `issuer_allowed`,
-  `issuer_check`, `endpoint_of`, `status_location_of`, the combined `trust_material`).
+  `issuer_check`, `endpoint_of`, `status_location_of`, the combined `trust_material`);
+- fetching: `fetch_location` (`file:`, `https:`, loopback `http:`), the `fetch` of `refresh`.
 """
 
 from certlib.trustlist.canonical import MAX_DOCUMENT_BYTES, canonical
@@ -22,6 +23,14 @@ from certlib.trustlist.errors import (
     TrustListRejected,
     TrustListStale,
     TrustListUnavailable,
+)
+from certlib.trustlist.fetch import (
+    LocationRefused,
+    TrustListFetchFailed,
+    TrustListNotFound,
+    TrustListTooLarge,
+    fetch_location,
+    location_fetcher,
 )
 from certlib.trustlist.model import (
     NATIONAL_TYPE,
@@ -61,6 +70,7 @@ __all__ = [
     "IssuerEntry",
     "KeyDefinition",
     "ListState",
+    "LocationRefused",
     "NationalTrustList",
     "RegionEntry",
     "RegionNotListed",
@@ -69,16 +79,21 @@ __all__ = [
     "SignedDocument",
     "StatusLocation",
     "TrustListClient",
+    "TrustListFetchFailed",
     "TrustListMissing",
+    "TrustListNotFound",
     "TrustListRejected",
     "TrustListStale",
+    "TrustListTooLarge",
     "TrustListUnavailable",
     "TrustView",
     "add_signatures",
     "build_national_list",
     "build_region_list",
     "canonical",
+    "fetch_location",
     "keyid",
+    "location_fetcher",
     "parse_national_list",
     "parse_region_list",
     "parse_signed",
