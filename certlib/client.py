@@ -203,12 +203,21 @@ def _certificate(message: certificate_pb2.Certificate,
         der=message.der, warnings=tuple(warnings))
 
 
+RECONNECT_BACKOFF_MAX_MS = 5000
+"""The longest wait between reconnection attempts to an unreachable daemon."""
+
+
 class CertlibClient:
     """Calls certd as one department, identified by its TLS client certificate."""
 
     def __init__(self, endpoint: str, credentials: ClientCredentials, *,
                  timeout: float = 30.0, server_name: str | None = None) -> None:
-        options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
+        # gRPC backs off up to 120 s between reconnects by default: a daemon that was down
+        # for a moment would stay unreachable for minutes after it came back.
+        options: list[tuple[str, str | int]] = [("grpc.max_reconnect_backoff_ms",
+                                                 RECONNECT_BACKOFF_MAX_MS)]
+        if server_name:
+            options.append(("grpc.ssl_target_name_override", server_name))
         channel_credentials = grpc.ssl_channel_credentials(
             root_certificates=credentials.ca, private_key=credentials.key,
             certificate_chain=credentials.certificate)

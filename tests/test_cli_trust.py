@@ -447,11 +447,11 @@ def test_fetch_over_https_with_a_ca_bundle(federation: Federation, tmp_path: Pat
         assert rows["national"]["outcome"] == "unavailable"  # national-2: TLS refused too
         assert {row["state"] for row in show(home)[1].values()} == {"MISSING"}
 
-        status, rows = fetch(home, "--ca", str(tmp_path / "tls" / "ca.pem"))
+        status, rows = fetch(home, "--ca-file", str(tmp_path / "tls" / "ca.pem"))
         assert status == 0, rows
         assert rows["national"]["outcome"] == "unchanged"  # national-2.json: HTTP 404
         assert {rows[code]["outcome"] for code in REGIONS} == {"accepted"}
-    status, rows = fetch(home, "--ca", str(tmp_path / "tls" / "ca.pem"), "--timeout", "2")
+    status, rows = fetch(home, "--ca-file", str(tmp_path / "tls" / "ca.pem"), "--timeout", "2")
     assert status == 4 and {rows[code]["outcome"] for code in REGIONS} == {"unavailable"}
     national, regions = show(home)
     assert national["operator"] == "测试运营方"
@@ -464,7 +464,7 @@ def test_fetch_over_https_with_a_ca_bundle(federation: Federation, tmp_path: Pat
     assert pinned["outcome"] == "pinned"
     national, regions = show(home)
     assert national["operator"] == OPERATOR
-    bad_ca = certctl(home, "trust", "fetch", "--ca", str(tmp_path / "regions.json"))
+    bad_ca = certctl(home, "trust", "fetch", "--ca-file", str(tmp_path / "regions.json"))
     assert bad_ca.returncode == 2 and "CA file" in bad_ca.stderr
 
 

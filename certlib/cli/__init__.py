@@ -105,7 +105,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(args.home)
     if args.command == "demo":
         return demo.run(args, settings)
-    if args.endpoint:
+    if args.endpoint and args.command != "trust":  # trust lists are kept locally only
         return remote.run(args, settings)
     platform = open_platform(settings)
     try:

@@ -33,15 +33,15 @@ from certlib.status import StoreStatusSource
 
 HOLDER_ID_ENV = "CERTLIB_HOLDER_ID"
 """The environment variable that may hold the acting person's identity number."""
-_DURATION = re.compile(r"([1-9][0-9]{0,5})([dhm])")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+_DURATION = re.compile(r"([1-9][0-9]{0,5})([dhms])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
 # -- argument types ----------------------------------------------------------------------------
 
 
 def duration(text: str) -> timedelta:
-    """`7d`, `24h` or `30m` as a timedelta (an argparse type)."""
+    """`7d`, `24h`, `30m` or `90s` as a timedelta (an argparse type)."""
     match = _DURATION.fullmatch(text.strip())
     if match is None:
         raise argparse.ArgumentTypeError("give a duration such as 7d, 24h or 30m")

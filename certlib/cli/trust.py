@@ -68,6 +68,8 @@ KEY_PREFIX = "trustlist-"
 """HSM key names of trust-list keys: `trustlist-<NAME>`."""
 PUBLISHED_FILE = Path("trust") / "published.json"
 """What this state directory published: scope -> version, digest, time, file."""
+SERVED_REGION_FILE = "trust/region-{code}.json"
+"""The region's newest list, which certd serves to whoever asks (under the home)."""
 EXIT_REJECTED = 1
 EXIT_UNAVAILABLE = 4
 
@@ -169,8 +171,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     install.add_argument("--force", action="store_true",
                          help="replace the national list in force (recovery; any version)")
     fetch = actions.add_parser(
-        "fetch", help="fetch the national list and every region's list (--ca FILE: extra CA "
-                      "certificates for https locations)")
+        "fetch", help="fetch the national list and every region's list")
+    fetch.add_argument("--ca-file", type=Path,
+                       help="extra CA certificates (PEM) for https: locations")
     fetch.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                        help=f"seconds per location (default {DEFAULT_TIMEOUT:g})")
     update = actions.add_parser("update", help="apply one national or region list file")
@@ -383,6 +386,9 @@ def _publish_region(args: argparse.Namespace, platform: Platform) -> int:
         authorisations=_authorisations(platform, args.authorise))
     document = sign(signed, platform.keystore, keys)
     _write_atomic(args.out, document)
+    served = home / SERVED_REGION_FILE.format(code=region.code)
+    served.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(served, document)  # what certd's TrustService.GetRegionTrustList serves
     _record(home, region.code, args.version, document, args.out)
     listed = parse_region_list(signed)
     report(args, {"scope": region.code, "version": listed.version,
@@ -583,7 +589,7 @@ class _Recorder:
 
 
 def _fetch(args: argparse.Namespace, platform: Platform) -> int:
-    recorder = _Recorder(location_fetcher(ca_file=args.ca, timeout=args.timeout))
+    recorder = _Recorder(location_fetcher(ca_file=args.ca_file, timeout=args.timeout))
     client = TrustListClient.for_platform(platform)
     if state.NATIONAL not in _index(platform):
         raise TrustListMissing("no national trust list is installed: run "
