@@ -414,6 +414,12 @@ class StatusListSource:
                                 detail="the index lies outside the list")
         return entry.answers[(verified.bitstring[index >> 2] >> (6 - ((index & 3) << 1))) & 3]
 
+    def set_trust(self, trust: TrustMaterial) -> None:
+        """Check lists fetched from now on against newer trust material."""
+        with self._lock:
+            self.trust = trust
+            self._verifier = Verifier(trust)
+
     def load(self, list_uri: str, signed: bytes) -> VerifiedStatusList:
         """Verify a signed list (fetched elsewhere, or stapled) and cache it; raise if unusable."""
         now = self.clock()

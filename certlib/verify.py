@@ -14,6 +14,7 @@ import functools
 import hashlib
 import threading
 import time as clock
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from certlib.present import (
     load_certificate,
     load_presentation,
 )
-from certlib.report import ReportBuilder, SubIndication, ValidationReport
+from certlib.report import Check, ReportBuilder, SubIndication, ValidationReport
 from certlib.status import CertificateStatus, StatusSource
 from certlib.trust import TrustMaterial
 from certlib.types import TypeRegistry
@@ -88,14 +89,22 @@ def _load_any(data: bytes | str) -> tuple[ecert.Presentation | ecert.ElectronicC
         return load_presentation(data), False
 
 
+IssuerCheck = Callable[[str, str, str], Check | None]
+"""(region, issuer USCC, type code) -> the trust list's word on it, or None."""
+
+
 class Verifier:
     """Verifies e-certificates and presentations against trust material and a status source."""
 
     def __init__(self, trust: TrustMaterial, status: StatusSource | None = None,
-                 types: TypeRegistry | None = None) -> None:
+                 types: TypeRegistry | None = None, *,
+                 issuer_check: IssuerCheck | None = None) -> None:
         self.trust = trust
         self.status = status
         self.types = types
+        self.issuer_check = issuer_check
+        """What a trust list says of the issuer (province authorisations of cities and
+        counties): a Check to add, or None when no list speaks for the issuer's region."""
 
     def verify(self, data: bytes | str, *, at: datetime | None = None,
                binding: BindingExpectation | None = None) -> ValidationReport:
@@ -237,6 +246,11 @@ class Verifier:
                           "the department may not issue this certificate type")
             return
         report.passed("issuer-authorisation", f"{issuer['uscc']} may issue this type")
+        if self.issuer_check is not None:
+            listed = self.issuer_check(issuer["region"], issuer["uscc"],
+                                       cso["type_code"].native)
+            if listed is not None:
+                report.checks.append(listed)
 
     def _check_identifier(self, report: ReportBuilder,
                           cso: ecert.CertificateSecurityObject) -> None:

@@ -24,7 +24,12 @@ from certlib.ids import uscc_with_check
 from certlib.pki import DistinguishedName
 from certlib.platform import Platform
 from daemon.config import DaemonConfig
-from daemon.identity import write_policy
+from daemon.identity import Policy, write_policy
+
+SM2_ALGORITHM = "sm2-sm3"
+SM2_TLS_PROBLEM = ("region {code}'s CAs would sign with SM2, which gRPC's TLS cannot verify: "
+                   "certd needs a region whose CAs use ECDSA or RSA (its departments and seals "
+                   "may still sign with SM2: certctl issuers add --alg sm2-sm3)")
 
 DEMO_REGION = ("630000", "青海省政务服务平台")
 DEMO_DEPARTMENTS = {
@@ -82,8 +87,10 @@ def ensure_server_tls(platform: Platform, config: DaemonConfig, region_code: str
     directory = config.tls_directory
     certificate, key = directory / "server.pem", directory / "server.key"
     if not certificate.exists() or not key.exists():
-        private, public = _new_tls_key()
         region = platform.authority.region(region_code)
+        if region.algorithm == SM2_ALGORITHM:
+            raise ConfigurationError(SM2_TLS_PROBLEM.format(code=region.code))
+        private, public = _new_tls_key()
         der = platform.authority.issue_tls_certificate(
             region.code, public_key=public, server=True, dns_names=hosts,
             ip_addresses=addresses,
@@ -92,6 +99,36 @@ def ensure_server_tls(platform: Platform, config: DaemonConfig, region_code: str
         certificate.write_bytes(pem.armor("CERTIFICATE", der)
                                 + pem.armor("CERTIFICATE", region.issuing_certificate))
     write_ca_bundle(platform, directory / "client-ca.pem")
+
+
+OPERATOR_ROLES = ["admin", "auditor", "verifier", "seal_maker"]
+"""The platform operator's roles in a region set up with `bootstrap_region`."""
+
+
+def bootstrap_region(platform: Platform, config: DaemonConfig, *, code: str, name: str,
+                     operator_uscc: str, operator_name: str,
+                     algorithm: str | None = None) -> ClientFiles:
+    """A region of its own (idempotent): root and issuing CA, the server's TLS files, and
+    the platform operator's client certificate (label `operator`), which is also what this
+    daemon calls other regions' daemons with."""
+    try:
+        platform.authority.region(code)
+    except RegionNotFound:
+        if algorithm == SM2_ALGORITHM:
+            raise ConfigurationError(SM2_TLS_PROBLEM.format(code=code)) from None
+        if algorithm is None:
+            platform.authority.init_region(code, name)
+        else:
+            platform.authority.init_region(code, name, algorithm)
+    ensure_server_tls(platform, config, code)
+    existing = client_files(config, "operator")
+    files = existing if existing.certificate.exists() else issue_client(
+        platform, config, region_code=code, uscc=operator_uscc, name=operator_name,
+        label="operator")
+    departments = Policy(config.policy_file).departments()
+    departments.setdefault(operator_uscc, OPERATOR_ROLES)
+    write_policy(config.policy_file, departments)
+    return files
 
 
 def issue_client(platform: Platform, config: DaemonConfig, *, region_code: str, uscc: str,

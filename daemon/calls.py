@@ -21,6 +21,7 @@ from daemon.errors import RpcFailure, rich_status
 from daemon.identity import (
     OPEN_METHODS,
     Caller,
+    PeerRecognition,
     Policy,
     RevocationCache,
     authenticate,
@@ -107,10 +108,11 @@ class CallInterceptor(grpc.ServerInterceptor):
     """Wraps every handler; see the module docstring."""
 
     def __init__(self, policy: Policy, revocations: RevocationCache,
-                 audit: Callable[[], AuditLog]) -> None:
+                 audit: Callable[[], AuditLog], *, peers: PeerRecognition | None = None) -> None:
         self.policy = policy
         self.revocations = revocations
         self.audit = audit
+        self.peers = peers
 
     def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Any],
                           handler_call_details: grpc.HandlerCallDetails) -> Any:
@@ -149,7 +151,7 @@ class CallInterceptor(grpc.ServerInterceptor):
                              "the deadline passed before the call started")
         placeholder = CallContext(Caller("", "", frozenset(), 0), request_id, method)
         current_call.set(placeholder)
-        caller = authenticate(context, self.policy, self.revocations)
+        caller = authenticate(context, self.policy, self.revocations, self.peers)
         current = CallContext(caller, request_id, method)
         current_call.set(current)
         authorise(caller, method, self.policy)

@@ -11,7 +11,7 @@ from pathlib import Path
 from certlib.config import default_home
 from certlib.errors import CertlibError
 from certlib.platform import Platform
-from daemon.bootstrap import bootstrap_demo, ensure_server_tls, issue_client
+from daemon.bootstrap import bootstrap_demo, bootstrap_region, ensure_server_tls, issue_client
 from daemon.config import load_daemon_config
 from daemon.demo import demo
 from daemon.identity import Policy, write_policy
@@ -27,7 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", help="HOST:PORT for mutual-TLS gRPC")
     serve.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     init = commands.add_parser("init", help="create the demo region, departments, TLS files")
-    init.add_argument("--region", help="use this existing region for the server certificate")
+    init.add_argument("--region", help="set up this region (or, alone, use this existing "
+                                       "region for the server certificate)")
+    init.add_argument("--name", help="with --region: the region's platform name")
+    init.add_argument("--operator", help="with --region: the platform operator's USCC")
+    init.add_argument("--alg", help="with --region: the region's CA algorithm")
     client = commands.add_parser("client-cert", help="TLS client credentials for a department")
     client.add_argument("--region", required=True)
     client.add_argument("--uscc", required=True)
@@ -62,7 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         platform = Platform(config.settings)
         try:
             if command == "init":
-                if args.region:
+                if args.region and args.operator:
+                    files = bootstrap_region(
+                        platform, config, code=args.region, name=args.name or args.region,
+                        operator_uscc=args.operator.upper(),
+                        operator_name=f"{args.name or args.region}运营中心",
+                        algorithm=args.alg)
+                    print(f"operator: {files.certificate} {files.key}")
+                elif args.region:
                     ensure_server_tls(platform, config, args.region)
                 else:
                     created = bootstrap_demo(platform, config)

@@ -31,6 +31,40 @@ from certlib.oidc import OidcSettings
 
 
 @dataclass(frozen=True)
+class FederationSettings:
+    """`[federation]` in certlib.toml."""
+
+    refresh_seconds: float = 60.0
+    """How often trust lists and other regions' CRLs are fetched."""
+    peer_client: str = "operator"
+    """TLS client files `<home>/tls/clients/<name>.pem|.key` this daemon calls peers with."""
+    peer_timeout_seconds: float = 3.0
+    status_refresh_seconds: float = 60.0
+    """A foreign status list is fetched again after this (its validUntil still bounds it)."""
+    status_online: bool = False
+    """Ask the issuing region's daemon first (a revocation there is seen at once)."""
+    status_list_lifetime_seconds: float = 3600.0
+    """validUntil of this region's own status lists, after their thisUpdate."""
+    ca_file: str | None = None
+    """CA bundle for `https:` trust-list locations, if not in the system store."""
+
+    @classmethod
+    def from_mapping(cls, table: dict[str, object]) -> FederationSettings:
+        """Read and check the `[federation]` table."""
+        known = set(cls.__dataclass_fields__)
+        unknown = set(table) - known
+        if unknown:
+            raise ConfigurationError(f"unknown [federation] settings: {', '.join(sorted(unknown))}")
+        settings = cls(**table)  # type: ignore[arg-type]
+        for name in ("refresh_seconds", "peer_timeout_seconds", "status_refresh_seconds",
+                     "status_list_lifetime_seconds"):
+            value = getattr(settings, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise ConfigurationError(f"federation.{name} must be a positive number")
+        return settings
+
+
+@dataclass(frozen=True)
 class DaemonConfig:
     """How certd listens and runs."""
 
@@ -46,6 +80,8 @@ class DaemonConfig:
     log_level: str = "INFO"
     oidc: OidcSettings | None = None
     """How holders' bearer tokens are checked (`[oidc]`); None: holder methods are off."""
+    federation: FederationSettings = FederationSettings()
+    """Other regions (`[federation]`): trust-list refresh, peer calls, status freshness."""
 
     @property
     def home(self) -> Path:
@@ -85,8 +121,12 @@ def load_daemon_config(home: Path | str | None = None) -> DaemonConfig:
     oidc = document.get("oidc")
     if oidc is not None and not isinstance(oidc, dict):
         raise ConfigurationError("[oidc] in certlib.toml must be a table")
+    federation = document.get("federation", {})
+    if not isinstance(federation, dict):
+        raise ConfigurationError("[federation] in certlib.toml must be a table")
     config = DaemonConfig(settings=settings, **section,
-                          oidc=OidcSettings.from_mapping(oidc) if oidc is not None else None)
+                          oidc=OidcSettings.from_mapping(oidc) if oidc is not None else None,
+                          federation=FederationSettings.from_mapping(federation))
     environment = {
         "listen": os.environ.get("CERTD_LISTEN"),
         "health_listen": os.environ.get("CERTD_HEALTH_LISTEN"),

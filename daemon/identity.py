@@ -22,6 +22,7 @@ import os
 import threading
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +95,10 @@ DEFAULT_METHOD_ROLES: dict[str, frozenset[str]] = {
 OPEN_METHODS = frozenset({"grpc.health.v1.Health/Check", "grpc.health.v1.Health/Watch"})
 """Answered without a client certificate."""
 ANY_CALLER = frozenset({"grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-                        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo"})
+                        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                        "certsvc.v1.TrustService/GetRegionTrustList",
+                        "certsvc.v1.TrustService/GetNationalTrustList",
+                        "certsvc.v1.TrustService/GetCrls"})
 """Answered to any authenticated department."""
 
 
@@ -108,6 +112,8 @@ class Caller:
     serial: int
     duties: frozenset[str] = frozenset()
     """Matter codes the department may fetch certificates for without a grant (依职能)."""
+    region: str | None = None
+    """For a department of another region (recognised through its trust list): that region."""
 
     @property
     def actor(self) -> Actor:
@@ -277,8 +283,49 @@ def peer_certificate(context: grpc.ServicerContext) -> x509.Certificate | None:
     return x509.Certificate.load(der)
 
 
+PEER_ROLES = frozenset({VERIFIER, "grant_user"})
+"""What a department of another region may do here: verify, and use grants made to it
+(跨省通办); its own region's policy says more, ours does not."""
+
+
+class PeerRecognition:
+    """Tells this region's client certificates from other regions' departments: by the CA
+    that issued them, never by the USCC they claim."""
+
+    def __init__(self, local_issuers: Callable[[], frozenset[bytes]],
+                 foreign_region_of: Callable[[x509.Certificate], str | None],
+                 foreign_revoked: Callable[[str, int], bool]) -> None:
+        self.local_issuers = local_issuers
+        self.foreign_region_of = foreign_region_of
+        self.foreign_revoked = foreign_revoked
+
+
+def _region_prefix(region: str) -> str:
+    """The leading digits a GB/T 2260 code shares with every code inside it."""
+    if region.endswith("0000"):
+        return region[:2]
+    if region.endswith("00"):
+        return region[:4]
+    return region
+
+
+def _foreign_caller(certificate: x509.Certificate, uscc: str, name: str,
+                    peers: PeerRecognition) -> Caller:
+    region = peers.foreign_region_of(certificate)
+    if region is None:
+        raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
+                         "the client certificate comes from no CA this daemon trusts")
+    if not uscc[2:8].startswith(_region_prefix(region)):
+        raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
+                         f"region {region} may not vouch for department {uscc}")
+    if peers.foreign_revoked(region, certificate.serial_number):
+        raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
+                         "the client certificate is revoked by its region")
+    return Caller(uscc, name, PEER_ROLES, certificate.serial_number, region=region)
+
+
 def authenticate(context: grpc.ServicerContext, policy: Policy,
-                 revocations: RevocationCache) -> Caller:
+                 revocations: RevocationCache, peers: PeerRecognition | None = None) -> Caller:
     """The caller of this call; UNAUTHENTICATED when there is none the daemon accepts."""
     certificate = peer_certificate(context)
     if certificate is None:
@@ -289,6 +336,9 @@ def authenticate(context: grpc.ServicerContext, policy: Policy,
     if not uscc:
         raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
                          "the client certificate names no department (organizationIdentifier)")
+    if peers is not None and (certificate.authority_key_identifier
+                              not in peers.local_issuers()):
+        return _foreign_caller(certificate, uscc, str(subject.get("common_name", "")), peers)
     if revocations.revoked(certificate.serial_number):
         raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
                          "the client certificate is revoked")

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 import grpc
+from asn1crypto import pem
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server
@@ -29,6 +30,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from certlib.errors import CertlibError, ConfigurationError
 from certlib.keys import token_config
 from certlib.platform import Platform
+from certlib.trustlist.fetch import fetch_location
 from certsvc.v1 import (
     audit_service_pb2,
     audit_service_pb2_grpc,
@@ -40,6 +42,8 @@ from certsvc.v1 import (
     key_service_pb2_grpc,
     seal_service_pb2,
     seal_service_pb2_grpc,
+    trust_service_pb2,
+    trust_service_pb2_grpc,
     use_service_pb2,
     use_service_pb2_grpc,
     verification_service_pb2,
@@ -55,6 +59,7 @@ from daemon.services.certificates import CertificateService
 from daemon.services.holders import HolderService
 from daemon.services.keys import KeyService
 from daemon.services.seals import SealService
+from daemon.services.trust import TrustService
 from daemon.services.uses import UseService
 from daemon.services.verification import VerificationService
 
@@ -68,6 +73,7 @@ SERVICE_NAMES = (
     seal_service_pb2.DESCRIPTOR.services_by_name["SealService"].full_name,
     holder_service_pb2.DESCRIPTOR.services_by_name["HolderService"].full_name,
     use_service_pb2.DESCRIPTOR.services_by_name["UseService"].full_name,
+    trust_service_pb2.DESCRIPTOR.services_by_name["TrustService"].full_name,
 )
 CHECKPOINT_SECONDS = 60.0
 
@@ -87,7 +93,8 @@ def build_server(config: DaemonConfig, runtime: WorkerRuntime
     revocations = RevocationCache(runtime.platform.authority.revoked_serials)
     server = grpc.server(
         ThreadPoolExecutor(max_workers=config.threads_per_worker, thread_name_prefix="rpc"),
-        interceptors=[CallInterceptor(policy, revocations, lambda: runtime.platform.audit)],
+        interceptors=[CallInterceptor(policy, revocations, lambda: runtime.platform.audit,
+                                      peers=runtime.peer_recognition())],
         options=[
             ("grpc.so_reuseport", 1),
             ("grpc.max_receive_message_length", config.max_message_bytes),
@@ -104,21 +111,49 @@ def build_server(config: DaemonConfig, runtime: WorkerRuntime
     seal_service_pb2_grpc.add_SealServiceServicer_to_server(SealService(runtime), server)
     holder_service_pb2_grpc.add_HolderServiceServicer_to_server(HolderService(runtime), server)
     use_service_pb2_grpc.add_UseServiceServicer_to_server(UseService(runtime), server)
+    trust_service_pb2_grpc.add_TrustServiceServicer_to_server(TrustService(runtime), server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    tls = config.tls_directory
-    credentials = grpc.ssl_server_credentials(
-        [(_read(tls / "server.key", "the server TLS key"),
-          _read(tls / "server.pem", "the server TLS certificate"))],
-        root_certificates=_read(tls / "client-ca.pem", "the client CA bundle"),
-        require_client_auth=True)
-    server.add_secure_port(config.listen, credentials)
+    server.add_secure_port(config.listen, _server_credentials(config, runtime))
     if config.health_listen:
         # Plaintext, for load balancers: the interceptor answers only health here.
         server.add_insecure_port(config.health_listen)
     return server, health_servicer
+
+
+def _server_credentials(config: DaemonConfig,
+                        runtime: WorkerRuntime) -> grpc.ServerCredentials:
+    """Mutual TLS whose client CAs are this region's plus the roots of every other region
+    whose trust list is fresh, re-read as the lists change (no restart needed)."""
+    tls = config.tls_directory
+    key_pair = [(_read(tls / "server.key", "the server TLS key"),
+                 _read(tls / "server.pem", "the server TLS certificate"))]
+    local_roots = _read(tls / "client-ca.pem", "the client CA bundle")
+    current: dict[str, bytes] = {}
+
+    def roots() -> bytes:
+        foreign = b"".join(pem.armor("CERTIFICATE", der)
+                           for der in runtime.federation.client_roots())
+        return local_roots + foreign
+
+    def fetch() -> grpc.ServerCertificateConfiguration | None:
+        try:
+            wanted = roots()
+        except CertlibError:
+            return None  # keep what is in force
+        if current.get("roots") == wanted:
+            return None
+        current["roots"] = wanted
+        return grpc.ssl_server_certificate_configuration(key_pair, root_certificates=wanted)
+
+    first = roots()
+    current["roots"] = first
+    return grpc.dynamic_ssl_server_credentials(
+        grpc.ssl_server_certificate_configuration(key_pair, root_certificates=first),
+        fetch,  # type: ignore[arg-type]  # gRPC takes None for "unchanged"; the stub does not say so
+        require_client_authentication=True)
 
 
 def run_worker(config: DaemonConfig, index: int) -> None:
@@ -148,6 +183,8 @@ def run_worker(config: DaemonConfig, index: int) -> None:
                               name="housekeeping")
     if index == 0:
         keeper.start()
+    threading.Thread(target=_federation_refresh, args=(runtime, stopping, index == 0),
+                     daemon=True, name="federation").start()
     server.wait_for_termination()
     stopping.set()
     if keeper.is_alive():
@@ -168,6 +205,34 @@ def _housekeeping(runtime: WorkerRuntime, stopping: threading.Event) -> None:
         runtime.platform.audit.checkpoint()
     except CertlibError as error:
         log.warning("final checkpoint failed", extra={"code": error.code})
+
+
+def _federation_refresh(runtime: WorkerRuntime, stopping: threading.Event,
+                        fetch_lists: bool) -> None:
+    """Keep other regions current: worker 0 fetches trust lists (into the shared store),
+    every worker fetches the CRLs of the regions whose lists are fresh."""
+    federation = runtime.federation
+    settings = federation.settings
+    ca_file = Path(settings.ca_file) if settings.ca_file else None
+    while True:
+        if fetch_lists:
+            try:
+                outcome = federation.trust_lists.refresh(
+                    lambda location: fetch_location(location, ca_file=ca_file))
+                problems = {scope: result for scope, result in outcome.items()
+                            if result not in ("accepted", "unchanged")}
+                if problems:
+                    log.warning("trust lists not updated; the last good copies stay in force",
+                                extra={"problems": problems})
+            except CertlibError as error:
+                log.warning("trust lists could not be refreshed", extra={"code": error.code})
+        try:
+            federation.refresh_crls()
+        except CertlibError as error:
+            log.warning("CRLs of other regions could not be refreshed",
+                        extra={"code": error.code})
+        if stopping.wait(settings.refresh_seconds):
+            return
 
 
 class Supervisor:

@@ -37,6 +37,7 @@ from certsvc.v1 import (
     key_service_pb2,
     report_pb2,
     seal_service_pb2,
+    trust_service_pb2,
     use_service_pb2,
     verification_service_pb2,
     verification_service_pb2_grpc,
@@ -75,6 +76,9 @@ SERVICES: dict[str, tuple[FileDescriptor, dict[str, tuple[bool, bool]]]] = {
         name: (False, False) for name in (
             "UseCertificate", "FetchForDuty", "PresentAsAgent", "VerifyShowing",
             "VerifyReceipt")}),
+    "TrustService": (trust_service_pb2.DESCRIPTOR, {
+        name: (False, False) for name in (
+            "GetRegionTrustList", "GetNationalTrustList", "GetCrls")}),
 }
 """Every service of certsvc.v1 with its methods and (client, server) streaming."""
 

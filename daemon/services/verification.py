@@ -111,7 +111,7 @@ class VerificationService(verification_service_pb2_grpc.VerificationServiceServi
             raise invalid("status_list", "not a certlib status-list URI")
         if not 0 <= request.index < (1 << 31):
             raise invalid("index", "index out of range")
-        answer = self.runtime.status_source.status(
+        answer = self.runtime.local_status_source.status(
             request.status_list, request.index, utc_now())
         return verification_service_pb2.GetStatusResponse(
             status=convert.certificate_status(answer.status),
