@@ -337,6 +337,7 @@ class Authority:
         material = TrustMaterial(anchors=[])
         for region in self.regions():
             material.anchors.append(region.root_certificate)
+            material.anchor_regions[region.root_certificate] = region.code
             material.certificates.append(region.issuing_certificate)
             material.crls += [self.current_crl(region.code, "root"),
                               self.current_crl(region.code, "issuing")]

@@ -53,6 +53,7 @@ from pyhanko_certvalidator.sig_validate import (
     SignatureValidator,
 )
 
+from certlib import regions
 from certlib.chain import SIGNATURE_VALIDATOR, Revocation, async_validate_path
 from certlib.errors import CertlibError, InputError
 from certlib.isolated import run_isolated
@@ -65,6 +66,7 @@ from certlib.report import (
     ValidationReport,
 )
 from certlib.trust import TrustMaterial
+from certlib.verify import signer_authorisation
 
 TIME_LIMIT = 30.0
 """Default seconds one verification may take before it is stopped (INDETERMINATE)."""
@@ -222,6 +224,8 @@ class _Material:
     crls: tuple[bytes, ...]
     revocation: Revocation
     moment: datetime
+    anchor_regions: tuple[tuple[bytes, str], ...] = ()
+    """Which region each anchor is the root of (TrustMaterial.anchor_regions)."""
 
 
 def _evaluate(pdf: bytes, trust: TrustMaterial | None, at: datetime,
@@ -312,7 +316,7 @@ def _material(reader: PdfFileReader, trust: TrustMaterial | None, at: datetime,
         return _Material((), tuple(certificates), tuple(crls), revocation, at)
     return _Material(
         tuple(trust.anchors), (*trust.certificates, *certificates), (*trust.crls, *crls),
-        revocation, at,
+        revocation, at, tuple(trust.anchor_regions.items()),
     )
 
 
@@ -599,6 +603,11 @@ async def _path_check(leaf: bytes, builder: ReportBuilder, material: _Material, 
                               error.message)
         return
     if result.ok:
+        mismatch = _region_mismatch(leaf, result.path[-1], material) \
+            if name != "timestamp-chain" else None
+        if mismatch is not None:
+            builder.failed(name, SubIndication.NOT_AUTHORISED, mismatch)
+            return
         builder.passed(name, f"{len(result.path)} certificates to a trust anchor")
         return
     sub = SubIndication(result.sub_indication or "CERTIFICATE_CHAIN_GENERAL_FAILURE")
@@ -606,6 +615,30 @@ async def _path_check(leaf: bytes, builder: ReportBuilder, material: _Material, 
         builder.failed(name, sub, result.message)
     else:
         builder.indeterminate(name, sub, result.message)
+
+
+def _region_mismatch(leaf: bytes, anchor: bytes, material: _Material) -> str | None:
+    """Why the signer may not speak for the region it claims, when roots are told apart by
+    region: a department names its region (issuer authorisation), an organisation its
+    USCC, whose division must lie in the root's region; None when it may."""
+    if not material.anchor_regions:
+        return None
+    rooted_in = dict(material.anchor_regions).get(anchor)
+    if rooted_in is None:
+        return "the signer's certificate chains to a root of no known region"
+    authorisation = signer_authorisation(leaf)
+    if authorisation is not None:
+        claimed = str(authorisation["region"])
+        return None if claimed == rooted_in else (
+            f"the signer names region {claimed} but chains to region {rooted_in}'s root")
+    subject = x509.Certificate.load(leaf).subject.native
+    uscc = str(subject.get("organization_identifier", ""))
+    division = uscc[2:8]
+    if len(uscc) != 18 or not regions.is_well_formed(division):
+        return None  # no claim to a region
+    if regions.is_within(division, rooted_in):
+        return None
+    return f"the signer's organisation lies outside region {rooted_in}, whose root it chains to"
 
 
 def _parses(der: bytes) -> bool:

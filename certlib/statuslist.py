@@ -325,8 +325,7 @@ def verify_status_list(signed: bytes, uri: str, trust: TrustMaterial, *,
     report = ReportBuilder(moment)
     # The e-certificate envelope checks, unchanged: attributes, digest, signature, ESS, chain.
     signer = checker.check_envelope(report, envelope)
-    if signer is not None:
-        checker.check_chain(report, signer, envelope)
+    chain = checker.check_chain(report, signer, envelope) if signer is not None else None
     for check in report.checks:
         if check.result is CheckResult.FAILED:
             raise StatusListRejected(f"the status list fails its {check.name} check: "
@@ -339,6 +338,9 @@ def verify_status_list(signed: bytes, uri: str, trust: TrustMaterial, *,
     allowed = signer_authorisation(signer)
     if allowed is None or allowed["uscc"] != issuer_uscc or allowed["region"] != region:
         raise StatusListRejected("the status list is not signed by its department")
+    mismatch = checker.trust.region_mismatch(chain.path, region) if chain is not None else None
+    if mismatch is not None:
+        raise StatusListRejected(f"the status list's signer is not of its region: {mismatch}")
     try:
         document = parse_status_list_document(envelope.content)
     except MalformedInput as error:
@@ -392,6 +394,8 @@ class StatusListSource:
         self._entries: dict[str, _Entry] = {}
         self._highest: dict[str, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
+        """Guards the cache, the rollback floors and the verifier (never held while fetching)."""
+        self._fetching: dict[str, threading.Lock] = {}
 
     def status(self, list_uri: str, index: int, at: datetime) -> StatusAnswer:
         """The status of entry `index` of `list_uri`, as the newest good list says."""
@@ -446,7 +450,9 @@ class StatusListSource:
     def _refreshed(self, uri: str, entry: _Entry | None, now: datetime) -> _Entry:
         usable = entry is not None and entry.verified is not None and (
             now < entry.verified.next_update)
-        if not self._lock.acquire(blocking=not usable):
+        with self._lock:  # one fetch per list at a time; lists of other sources go on
+            fetching = self._fetching.setdefault(uri, threading.Lock())
+        if not fetching.acquire(blocking=not usable):
             assert entry is not None
             return entry  # another thread is fetching; the current list is still good
         try:
@@ -454,21 +460,25 @@ class StatusListSource:
             if latest is not None and latest is not entry and now < latest.refresh_at:
                 return latest
             fresh = self._fetched(uri, latest, now)
-            if fresh.verified is None and len(self._entries) >= _STALE_ENTRY_LIMIT:
-                for key in [k for k, v in self._entries.items() if v.verified is None]:
-                    del self._entries[key]
-            self._entries[uri] = fresh
+            with self._lock:
+                if fresh.verified is None and len(self._entries) >= _STALE_ENTRY_LIMIT:
+                    for key in [k for k, v in self._entries.items() if v.verified is None]:
+                        del self._entries[key]
+                        self._fetching.pop(key, None)
+                self._entries[uri] = fresh
             return fresh
         finally:
-            self._lock.release()
+            fetching.release()
 
     def _fetched(self, uri: str, previous: _Entry | None, now: datetime) -> _Entry:
         kept = previous.verified if previous is not None else None
         try:
-            signed = self.fetch(uri)
+            signed = self.fetch(uri)  # no lock held: a slow source delays only its own lists
             if kept is not None and signed == kept.signed:
                 return self._entry_for(kept, now)
-            return self._entry_for(self._accept(uri, signed, now), now)
+            with self._lock:
+                accepted = self._accept(uri, signed, now)
+            return self._entry_for(accepted, now)
         except CertlibError as error:
             problem = error.message
         except OSError as error:

@@ -35,7 +35,7 @@ from certlib.present import (
     load_presentation,
 )
 from certlib.report import Check, ReportBuilder, SubIndication, ValidationReport
-from certlib.status import CertificateStatus, StatusSource
+from certlib.status import CertificateStatus, StatusSource, parse_list_uri
 from certlib.trust import TrustMaterial
 from certlib.types import TypeRegistry
 
@@ -150,8 +150,8 @@ class Verifier:
         signer = self.check_envelope(report, envelope)
         if signer is None:
             return
-        self.check_chain(report, signer, envelope)
-        self._check_authorisation(report, signer, cso)
+        chain = self.check_chain(report, signer, envelope)
+        self._check_authorisation(report, signer, cso, chain)
         self._check_identifier(report, cso)
         self._check_validity(report, cso)
         self._check_status(report, cso)
@@ -198,8 +198,9 @@ class Verifier:
         return signer
 
     def check_chain(self, report: ReportBuilder, signer: bytes,
-                    envelope: envelopes.SignedEnvelope) -> None:
-        """Path validation of the signer's certificate, with a short-lived cache."""
+                    envelope: envelopes.SignedEnvelope) -> PathResult | None:
+        """Path validation of the signer's certificate, with a short-lived cache; the
+        result (None when the certificate could not be read)."""
         moment = report.validation_time
         intermediates = [*envelope.certificates, *self.trust.certificates]
         key = hashlib.sha256(b"".join(
@@ -216,11 +217,11 @@ class Verifier:
                                        key_usage={"digital_signature"})
             except CertlibError as error:
                 report.failed("certificate-chain", SubIndication.FORMAT_FAILURE, error.message)
-                return
+                return None
             _chain_cache.put(key, result)
         if result.ok:
             report.passed("certificate-chain", f"{len(result.path)} certificates to an anchor")
-            return
+            return result
         sub = SubIndication(result.sub_indication or "CERTIFICATE_CHAIN_GENERAL_FAILURE")
         if sub in (SubIndication.TRY_LATER, SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
                    SubIndication.OUT_OF_BOUNDS_NO_POE, SubIndication.REVOKED_NO_POE,
@@ -228,9 +229,11 @@ class Verifier:
             report.indeterminate("certificate-chain", sub, result.message)
         else:
             report.failed("certificate-chain", sub, result.message)
+        return result
 
     def _check_authorisation(self, report: ReportBuilder, signer: bytes,
-                             cso: ecert.CertificateSecurityObject) -> None:
+                             cso: ecert.CertificateSecurityObject,
+                             chain: PathResult | None) -> None:
         allowed = signer_authorisation(signer)
         issuer = cso["issuer"].native
         if allowed is None:
@@ -244,6 +247,11 @@ class Verifier:
         if cso["type_code"].native not in allowed["certificate_types"]:
             report.failed("issuer-authorisation", SubIndication.NOT_AUTHORISED,
                           "the department may not issue this certificate type")
+            return
+        mismatch = self.trust.region_mismatch(chain.path, issuer["region"]) \
+            if chain is not None and chain.ok else None
+        if mismatch is not None:
+            report.failed("issuer-authorisation", SubIndication.NOT_AUTHORISED, mismatch)
             return
         report.passed("issuer-authorisation", f"{issuer['uscc']} may issue this type")
         if self.issuer_check is not None:
@@ -285,6 +293,14 @@ class Verifier:
     def _check_status(self, report: ReportBuilder,
                       cso: ecert.CertificateSecurityObject) -> None:
         reference = cso["status"]
+        named = parse_list_uri(reference["list"].native)
+        issuer = cso["issuer"].native
+        if named is not None and (named[0], named[1]) != (issuer["region"], issuer["uscc"]):
+            # A department answers only for its own certificates: a status reference into
+            # another department's (or region's) lists would borrow their answer.
+            report.failed("status", SubIndication.FORMAT_FAILURE,
+                          "the status reference names another department's list")
+            return
         if self.status is None:
             report.indeterminate("status", SubIndication.TRY_LATER, "no status source")
             return

@@ -189,6 +189,27 @@ def test_without_trust_anchor_there_is_no_chain(platform: Platform,
     assert report.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
 
 
+def test_a_root_may_vouch_only_for_its_own_region(platform: Platform,
+                                                  departments: Departments) -> None:
+    """With anchors told apart by region, a department certificate that chains to the root
+    of another region than the one it names is refused (NOT_AUTHORISED), as is one whose
+    root belongs to no known region; told apart rightly, the same certificate passes."""
+    issued = _issue(platform, departments)
+    status = platform.verifier().status
+    material = platform.trust_material()
+    assert Verifier(material, status).verify(issued.der).passed
+    named = Verifier(material, status).verify(issued.der).subject["issuer"]["region"]
+    root = platform.authority.region(named).root_certificate
+    material.anchor_regions[root] = "620000" if named != "620000" else "630000"
+    report = Verifier(material, status).verify(issued.der)
+    _expect(report, Indication.FAILED, SubIndication.NOT_AUTHORISED)
+    assert "chains to region" in next(c.detail for c in report.checks
+                                      if c.name == "issuer-authorisation")
+    del material.anchor_regions[root]
+    report = Verifier(material, status).verify(issued.der)
+    _expect(report, Indication.FAILED, SubIndication.NOT_AUTHORISED)
+
+
 def test_missing_crl_is_try_later(platform: Platform, departments: Departments) -> None:
     """Without the issuing CA's CRL the department's certificate status is unknown."""
     issued = _issue(platform, departments)

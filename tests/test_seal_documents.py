@@ -19,7 +19,7 @@ from certlib.ofd import DocumentClosed
 from certlib.pdfkeyword import find_keyword
 from certlib.platform import Platform
 from certlib.render import render_certificate_pdf
-from certlib.report import Indication
+from certlib.report import Indication, SubIndication
 from certlib.seals import Placement, SealPolicy, SealRecord
 from certlib.seals.verify import verify_document
 from tests.ses_support import minimal_ofd
@@ -98,6 +98,20 @@ def test_pdf_sealed_by_a_revoked_seal_is_not_passed(fresh_platform: Platform) ->
     result = verify_document(sealed.data, trust=fresh_platform.trust_material(), at=later,
                              seals=fresh_platform.seals)
     assert result.indication is not Indication.PASSED, result.to_dict()
+
+
+def test_pdf_seal_must_chain_to_its_organisations_region(fresh_platform: Platform) -> None:
+    """With roots told apart by region, a PDF seal whose organisation lies in 630000 but
+    whose certificate chains to a root said to be 620000's is FAILED / NOT_AUTHORISED."""
+    office, _ = _seals(fresh_platform)
+    sealed = fresh_platform.sealer.apply_pdf(office.es_id, _letter(), actor=CLERK,
+                                             purpose="函")
+    trust = fresh_platform.trust_material()
+    assert verify_document(sealed.data, trust=trust).indication is Indication.PASSED
+    trust.anchor_regions[fresh_platform.authority.region("630000").root_certificate] = "620000"
+    result = verify_document(sealed.data, trust=trust)
+    assert (result.indication, result.sub_indication) == (Indication.FAILED,
+                                                          SubIndication.NOT_AUTHORISED)
 
 
 def test_ofd_sealed_twice_then_closed(fresh_platform: Platform) -> None:

@@ -109,6 +109,28 @@ def test_sealed_data_verifies_and_is_recorded(fresh_platform: Platform) -> None:
     assert PURPOSE not in str(audited.to_dict())
 
 
+def test_a_seal_must_chain_to_the_root_of_the_region_its_esid_names(
+        fresh_platform: Platform) -> None:
+    """With roots told apart by region, a seal of 630000 whose certificates chain to a root
+    said to be 620000's is refused (NOT_AUTHORISED): one region's CA cannot make another
+    region's seals."""
+    record = _seal(fresh_platform)
+    sealed = fresh_platform.sealer.apply_data(record.es_id, _data(), actor=CLERK,
+                                              purpose=PURPOSE)
+    trust = fresh_platform.trust_material()
+    root = fresh_platform.authority.region("630000").root_certificate
+    assert trust.anchor_regions[root] == "630000"
+    assert verify_document(sealed.data, trust=trust, signed_data=_data()).indication is \
+        Indication.PASSED
+    trust.anchor_regions[root] = "620000"
+    report = verify_document(sealed.data, trust=trust, signed_data=_data())
+    assert (report.indication, report.sub_indication) == (Indication.FAILED,
+                                                          SubIndication.NOT_AUTHORISED)
+    failed = {c.name for _, signature in report.signatures for c in signature.checks
+              if c.result.value == "FAILED"}
+    assert {"signer-chain", "seal-maker-chain"} <= failed
+
+
 @pytest.mark.parametrize("who, kind, message", [
     (STRANGER, DocumentKind.DATA, "may not apply"),
     (CLERK, DocumentKind.PDF, "may not be applied to pdf"),

@@ -98,7 +98,7 @@ def check_ses_signature(report: ReportBuilder, signature: SesSignature, *,
                              "no signing time to validate the signer's certificate at")
         return
     check_chain(report, "signer-chain", signature.signer_certificate, trust=trust,
-                moment=moment)
+                moment=moment, region=seal_region(seal))
 
 
 def check_seal(report: ReportBuilder, seal: Seal, *, trust: TrustMaterial | None,
@@ -123,13 +123,22 @@ def check_seal(report: ReportBuilder, seal: Seal, *, trust: TrustMaterial | None
                              "no time to judge the seal and its maker's certificate at")
         return
     _check_seal_period(report, seal, moment)
-    check_chain(report, "seal-maker-chain", seal.maker_certificate, trust=trust, moment=moment)
+    check_chain(report, "seal-maker-chain", seal.maker_certificate, trust=trust, moment=moment,
+                region=seal_region(seal))
+
+
+def seal_region(seal: Seal) -> str | None:
+    """The region a seal's esID names (certlib's esIDs begin with the GB/T 2260 code of the
+    region that made the seal), or None for an esID of another form."""
+    prefix = seal.es_id[:6]
+    return prefix if len(prefix) == 6 and prefix.isdigit() and prefix[0] != "0" else None
 
 
 def check_chain(report: ReportBuilder, name: str, certificate: bytes, *,
                 trust: TrustMaterial | None, moment: datetime,
-                intermediates: Sequence[bytes] = ()) -> None:
-    """Path validation of a signing certificate at `moment` as check `name`."""
+                intermediates: Sequence[bytes] = (), region: str | None = None) -> None:
+    """Path validation of a signing certificate at `moment` as check `name`; with `region`,
+    the path must end at that region's root when the trust tells roots apart by region."""
     if trust is None or not trust.anchors:
         report.indeterminate(name, SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
                              "no trust anchors were given")
@@ -154,6 +163,11 @@ def check_chain(report: ReportBuilder, name: str, certificate: bytes, *,
     if usage is not None and not {"digital_signature", "non_repudiation"} & set(usage.native):
         report.failed(name, SubIndication.CHAIN_CONSTRAINTS_FAILURE,
                       "the certificate's key usage does not allow signatures")
+        return
+    mismatch = trust.region_mismatch(result.path, region) if region is not None else None
+    if mismatch is not None:
+        report.failed(name, SubIndication.NOT_AUTHORISED, f"the seal's esID names region "
+                                                          f"{region}, but {mismatch}")
         return
     if not trust.crls:
         report.warnings.append(f"{name}: revocation not checked (no CRLs given)")

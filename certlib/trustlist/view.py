@@ -145,12 +145,12 @@ class TrustView:
 
 
 def _material(lists: Sequence[RegionTrustList], crls: Sequence[bytes]) -> TrustMaterial:
-    anchors: dict[bytes, None] = {}
+    anchors: dict[bytes, str] = {}
     certificates: dict[bytes, None] = {}
     for listed in lists:
-        anchors.update(dict.fromkeys(listed.roots))
+        anchors.update(dict.fromkeys(listed.roots, listed.region))
         certificates.update(dict.fromkeys(listed.issuing))
         certificates.update(dict.fromkeys(entry.certificate for entry in listed.issuers))
         certificates.update(dict.fromkeys(listed.seal_makers))
     return TrustMaterial(anchors=list(anchors), certificates=list(certificates),
-                         crls=list(crls))
+                         crls=list(crls), anchor_regions=anchors)
