@@ -151,7 +151,7 @@ class CallInterceptor(grpc.ServerInterceptor):
                              "the deadline passed before the call started")
         placeholder = CallContext(Caller("", "", frozenset(), 0), request_id, method)
         current_call.set(placeholder)
-        caller = authenticate(context, self.policy, self.revocations, self.peers)
+        caller = authenticate(context, self.policy, self.revocations, self.peers, method)
         current = CallContext(caller, request_id, method)
         current_call.set(current)
         authorise(caller, method, self.policy)

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import grpc
 from asn1crypto import crl as asn1_crl
-from asn1crypto import pem, x509
+from asn1crypto import pem
 
 from certlib.client import CertlibClient, ClientCredentials
 from certlib.clock import utc_now
@@ -27,7 +27,7 @@ from certlib.report import Check
 from certlib.status import CertificateStatus, StatusAnswer, StatusSource, parse_list_uri
 from certlib.statuslist import StatusListSource
 from certlib.trust import TrustMaterial
-from certlib.trustlist import ListState, TrustListClient, TrustView
+from certlib.trustlist import ListState, RegionTrustList, TrustListClient, TrustView
 from certlib.verify import IssuerCheck
 from certsvc.v1 import trust_service_pb2, trust_service_pb2_grpc, verification_service_pb2
 from daemon.config import FederationSettings
@@ -56,7 +56,9 @@ class _Crls:
 
 @dataclass
 class _Peers:
-    clients: dict[str, CertlibClient] = field(default_factory=dict)
+    clients: dict[str, tuple[tuple[str, str, tuple[bytes, ...]], CertlibClient]] = field(
+        default_factory=dict)
+    """Region -> (the endpoint as listed: address, TLS name, CAs; the client)."""
     crls: dict[str, _Crls] = field(default_factory=dict)
     crl_attempts: dict[str, float] = field(default_factory=dict)
 
@@ -88,30 +90,47 @@ class Federation:
         self._view = (time.monotonic(), view)
         return view
 
-    def foreign_regions(self) -> tuple[str, ...]:
-        """Other regions whose lists are fresh."""
+    def foreign_regions(self, view: TrustView | None = None) -> tuple[str, ...]:
+        """Other regions whose lists are fresh (in `view`, default the current one)."""
         try:
-            fresh = self.view().regions(ListState.FRESH)
+            fresh = (view or self.view()).regions(ListState.FRESH)
         except CertlibError:
             return ()
         return tuple(region for region in fresh if region not in self.local_regions)
 
+    def _fresh_lists(self) -> dict[str, RegionTrustList]:
+        """The fresh lists of other regions, from one view (a region that turns stale
+        between two looks is left out, not an error)."""
+        try:
+            view = self.view()
+        except CertlibError:
+            return {}
+        lists = {}
+        for region in self.foreign_regions(view):
+            try:
+                lists[region] = view.region_list(region)
+            except CertlibError:
+                continue
+        return lists
+
     def trust_material(self, local: TrustMaterial) -> TrustMaterial:
         """This platform's own trust material plus that of every fresh foreign list, with
-        the foreign CRLs last fetched."""
-        regions = self.foreign_regions()
-        if not regions:
+        the foreign CRLs last fetched; anchors are told apart by region."""
+        lists = self._fresh_lists()
+        if not lists:
             return local
-        self.ensure_crls(regions)
-        view = self.view()
         merged = TrustMaterial(anchors=list(local.anchors),
-                               certificates=list(local.certificates), crls=list(local.crls))
-        for region in regions:
-            material = view.trust_material_for(region, crls=self._crls_of(region))
-            merged.anchors += [a for a in material.anchors if a not in merged.anchors]
-            merged.certificates += [c for c in material.certificates
+                               certificates=list(local.certificates), crls=list(local.crls),
+                               anchor_regions=dict(local.anchor_regions))
+        for region, listed in lists.items():
+            merged.anchors += [a for a in listed.roots if a not in merged.anchor_regions]
+            merged.anchor_regions.update({a: region for a in listed.roots
+                                          if a not in merged.anchor_regions})
+            merged.certificates += [c for c in (*listed.issuing,
+                                                *(e.certificate for e in listed.issuers),
+                                                *listed.seal_makers)
                                     if c not in merged.certificates]
-            merged.crls += list(material.crls)
+            merged.crls += self._crls_of(region)
         return merged
 
     def view_for_verifier(self) -> IssuerCheck:
@@ -133,39 +152,25 @@ class Federation:
 
     def client_roots(self) -> list[bytes]:
         """Root certificates of fresh foreign regions: their departments may call us."""
-        roots: list[bytes] = []
-        regions = self.foreign_regions()
-        if regions:
-            view = self.view()
-            for region in regions:
-                roots += view.region_list(region).roots
-        return roots
+        return [root for listed in self._fresh_lists().values() for root in listed.roots]
 
-    def region_of_caller(self, certificate: x509.Certificate) -> str | None:
-        """The foreign region whose issuing CA issued a client certificate, or None."""
-        issuer_key = certificate.authority_key_identifier
-        regions = self.foreign_regions()
-        if issuer_key is None or not regions:
-            return None
-        view = self.view()
-        for region in regions:
-            for issuing in view.region_list(region).issuing:
-                if x509.Certificate.load(issuing).key_identifier == issuer_key:
-                    return region
-        return None
+    def foreign_issuers(self) -> dict[str, tuple[bytes, ...]]:
+        """Issuing-CA certificates of every fresh foreign region, by region."""
+        return {region: tuple(listed.issuing) for region, listed in self._fresh_lists().items()}
 
     # -- reaching other regions ---------------------------------------------------------------
 
     def client(self, region: str) -> CertlibClient:
-        """A client to a foreign region's daemon, authenticated by this daemon's peer
-        client certificate; UnavailableError if that region cannot be reached."""
-        with self._lock:
-            existing = self._peers.clients.get(region)
-        if existing is not None:
-            return existing
+        """A client to a foreign region's daemon as its list describes it now, authenticated
+        by this daemon's peer client certificate; UnavailableError if it cannot be reached."""
         if self._tls_directory is None:
             raise UnavailableError("this daemon has no TLS client files for other regions")
         endpoint = self.view().endpoint_of(region)
+        wanted = (endpoint.address, endpoint.server_name, tuple(endpoint.ca_certificates))
+        with self._lock:
+            existing = self._peers.clients.get(region)
+        if existing is not None and existing[0] == wanted:
+            return existing[1]
         directory = f"{self._tls_directory}/clients/{self.settings.peer_client}"
         try:
             credentials = ClientCredentials.from_files(
@@ -181,8 +186,11 @@ class Federation:
                                timeout=self.settings.peer_timeout_seconds,
                                server_name=endpoint.server_name)
         with self._lock:
-            self._peers.clients.setdefault(region, client)
-            return self._peers.clients[region]
+            replaced = self._peers.clients.get(region)
+            self._peers.clients[region] = (wanted, client)
+        if replaced is not None and replaced[0] != wanted:
+            replaced[1].close()  # the region moved or changed its TLS identity
+        return client
 
     def _call(self, region: str, kind: str, action: Callable[[CertlibClient], T]) -> T:
         PEER_CALLS[kind] += 1
@@ -194,17 +202,21 @@ class Federation:
                 self._forget(region)  # a fresh channel tries at once, not after gRPC's backoff
             name = code.name if code is not None else "error"
             raise UnavailableError(f"region {region}'s daemon did not answer ({name})") from None
+        except UnavailableError:
+            self._forget(region)
+            raise
 
     def _forget(self, region: str) -> None:
+        # Not closed here: other threads may be mid-call on it; gRPC closes it when the
+        # last reference goes.
         with self._lock:
-            client = self._peers.clients.pop(region, None)
-        if client is not None:
-            client.close()
+            self._peers.clients.pop(region, None)
 
     def refresh_crls(self) -> None:
-        """Fetch the CRLs of every fresh foreign region that are due."""
+        """Fetch the CRLs of every fresh foreign region again (a revocation there is seen
+        within refresh_seconds, not only when the CRL nears its next update)."""
         for region in self.foreign_regions():
-            self._fetch_crls(region, throttled=False)
+            self._fetch_crls(region, throttled=False, always=True)
 
     def ensure_crls(self, regions: Sequence[str]) -> None:
         """Fetch, side by side, the CRLs of the regions this worker has none of yet (a cold
@@ -216,18 +228,25 @@ class Federation:
             with ThreadPoolExecutor(max_workers=min(len(missing), 16)) as pool:
                 list(pool.map(self._fetch_crls, missing))
 
-    def revoked(self, region: str, serial: int) -> bool:
-        """Whether the region's issuing CA has revoked this serial, by its last fetched CRL."""
+    def revoked(self, region: str, serial: int) -> bool | None:
+        """Whether the region's issuing CA has revoked this serial, by its current CRL
+        (fetched now if there is none); None when no current CRL can be had."""
         known = self._peers.crls.get(region)
-        return known is not None and serial in known.revoked
+        if known is None or known.next_update <= utc_now():
+            self._fetch_crls(region, always=True)
+            known = self._peers.crls.get(region)
+        if known is None or known.next_update <= utc_now():
+            return None
+        return serial in known.revoked
 
     def _crls_of(self, region: str) -> list[bytes]:
         known = self._peers.crls.get(region)
         return [] if known is None else [known.root, known.issuing]
 
-    def _fetch_crls(self, region: str, throttled: bool = True) -> None:
+    def _fetch_crls(self, region: str, throttled: bool = True, always: bool = False) -> None:
         known = self._peers.crls.get(region)
-        if known is not None and known.next_update - utc_now() > timedelta(minutes=5):
+        if not always and known is not None and \
+                known.next_update - utc_now() > timedelta(minutes=5):
             return
         now = time.monotonic()
         with self._lock:
@@ -250,10 +269,12 @@ class Federation:
             log.warning("could not fetch CRLs", extra={"region": region,
                                                        "problem": str(error)[:200]})
             return
-        self._peers.crls[region] = _Crls(root.dump(), issuing.dump(), next_update, revoked)
+        fetched = _Crls(root.dump(), issuing.dump(), next_update, revoked)
         with self._lock:
             self._peers.crl_attempts.pop(region, None)
-            self.crl_generation += 1
+            if self._peers.crls.get(region) != fetched:
+                self._peers.crls[region] = fetched
+                self.crl_generation += 1
 
     def status_list(self, list_uri: str) -> bytes:
         """A foreign region's signed status list, from its daemon."""
@@ -278,7 +299,7 @@ class Federation:
     def close(self) -> None:
         """Close the channels to other regions."""
         with self._lock:
-            for client in self._peers.clients.values():
+            for _, client in self._peers.clients.values():
                 client.close()
             self._peers.clients.clear()
 
@@ -310,7 +331,9 @@ class FederatedStatusSource:
         region = parsed[0]
         if self.federation.settings.status_online:
             try:
-                return self.federation.status_online(list_uri, index, at)
+                online = self.federation.status_online(list_uri, index, at)
+                if online.status is not CertificateStatus.UNKNOWN:
+                    return online
             except CertlibError:
                 pass  # fall back to the list
         answer = self.lists.status(list_uri, index, at)

@@ -18,16 +18,19 @@ duties = ["630100-ZZ-001"]     # matters it may fetch certificates for without a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 from asn1crypto import pem, x509
+from cryptography import x509 as cx509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from certlib.audit import Actor
 from certlib.errors import ConfigurationError
@@ -94,11 +97,15 @@ DEFAULT_METHOD_ROLES: dict[str, frozenset[str]] = {
 }
 OPEN_METHODS = frozenset({"grpc.health.v1.Health/Check", "grpc.health.v1.Health/Watch"})
 """Answered without a client certificate."""
+PUBLIC_METHODS = frozenset({"certsvc.v1.TrustService/GetRegionTrustList",
+                            "certsvc.v1.TrustService/GetNationalTrustList",
+                            "certsvc.v1.TrustService/GetCrls"})
+"""Serve signed, public data: a caller of another region is not checked against its
+region's CRL for them (two daemons fetching each other's CRLs would otherwise wait on
+each other)."""
 ANY_CALLER = frozenset({"grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
                         "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-                        "certsvc.v1.TrustService/GetRegionTrustList",
-                        "certsvc.v1.TrustService/GetNationalTrustList",
-                        "certsvc.v1.TrustService/GetCrls"})
+                        *PUBLIC_METHODS})
 """Answered to any authenticated department."""
 
 
@@ -288,16 +295,53 @@ PEER_ROLES = frozenset({VERIFIER, "grant_user"})
 (跨省通办); its own region's policy says more, ours does not."""
 
 
-class PeerRecognition:
-    """Tells this region's client certificates from other regions' departments: by the CA
-    that issued them, never by the USCC they claim."""
+def directly_issued_by(certificate: bytes, issuer: bytes) -> bool:
+    """Whether `issuer` (DER) signed `certificate` (DER) and is named as its issuer."""
+    try:
+        cx509.load_der_x509_certificate(certificate).verify_directly_issued_by(
+            cx509.load_der_x509_certificate(issuer))
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
 
-    def __init__(self, local_issuers: Callable[[], frozenset[bytes]],
-                 foreign_region_of: Callable[[x509.Certificate], str | None],
-                 foreign_revoked: Callable[[str, int], bool]) -> None:
+
+class PeerRecognition:
+    """Tells this region's client certificates from other regions' departments by checking
+    which CA's key signed them (never by the key identifiers or the USCC they carry)."""
+
+    CACHE_SECONDS = 5.0
+
+    def __init__(self, local_regions: Callable[[], Iterable[str]],
+                 local_issuers: Callable[[], Sequence[bytes]],
+                 foreign_issuers: Callable[[], Mapping[str, Sequence[bytes]]],
+                 foreign_revoked: Callable[[str, int], bool | None]) -> None:
+        self.local_regions = local_regions
+        """This daemon's regions."""
         self.local_issuers = local_issuers
-        self.foreign_region_of = foreign_region_of
+        """Issuing-CA certificates of this daemon's regions."""
+        self.foreign_issuers = foreign_issuers
+        """Issuing-CA certificates of every other region whose list is fresh, by region."""
         self.foreign_revoked = foreign_revoked
+        """Whether a region's CRL revokes a serial; None when no current CRL is at hand."""
+        self._seen: dict[bytes, tuple[float, str | None, bool]] = {}
+        self._lock = threading.Lock()
+
+    def origin(self, certificate: bytes) -> tuple[bool, str | None]:
+        """(issued here, else the other region whose issuing CA signed it or None)."""
+        digest = hashlib.sha256(certificate).digest()
+        with self._lock:
+            cached = self._seen.get(digest)
+        if cached is not None and time.monotonic() - cached[0] < self.CACHE_SECONDS:
+            return cached[2], cached[1]
+        local = any(directly_issued_by(certificate, ca) for ca in self.local_issuers())
+        region = None if local else next(
+            (code for code, cas in self.foreign_issuers().items()
+             if any(directly_issued_by(certificate, ca) for ca in cas)), None)
+        with self._lock:
+            if len(self._seen) > 4096:
+                self._seen.clear()
+            self._seen[digest] = (time.monotonic(), region, local)
+        return local, region
 
 
 def _region_prefix(region: str) -> str:
@@ -309,24 +353,41 @@ def _region_prefix(region: str) -> str:
     return region
 
 
-def _foreign_caller(certificate: x509.Certificate, uscc: str, name: str,
-                    peers: PeerRecognition) -> Caller:
-    region = peers.foreign_region_of(certificate)
+def _most_specific(code: str, regions: Iterable[str]) -> str | None:
+    """The innermost of `regions` that contains the 6-digit division `code`."""
+    covering = [r for r in regions if code.startswith(_region_prefix(r))]
+    return max(covering, key=lambda r: len(_region_prefix(r)), default=None)
+
+
+def foreign_caller(certificate: x509.Certificate, region: str | None, uscc: str, name: str,
+                   peers: PeerRecognition, *, public: bool = False) -> Caller:
+    """The caller a client certificate of another region (`region`, None if no fresh
+    region's issuing CA signed it) stands for; RpcFailure when it is not accepted."""
     if region is None:
         raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
                          "the client certificate comes from no CA this daemon trusts")
-    if not uscc[2:8].startswith(_region_prefix(region)):
+    # The innermost region that contains the department speaks for it: a province's CA
+    # cannot vouch for a department of its city when the city is a region of its own.
+    innermost = _most_specific(uscc[2:8], [*peers.local_regions(), *peers.foreign_issuers()])
+    if innermost != region:
         raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
                          f"region {region} may not vouch for department {uscc}")
-    if peers.foreign_revoked(region, certificate.serial_number):
+    revoked = False if public else peers.foreign_revoked(region, certificate.serial_number)
+    if revoked is None:
+        raise RpcFailure(grpc.StatusCode.UNAVAILABLE, "PEER_REVOCATION_UNKNOWN",
+                         f"no current CRL of region {region} to check the client certificate "
+                         "against; try again later")
+    if revoked:
         raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
                          "the client certificate is revoked by its region")
     return Caller(uscc, name, PEER_ROLES, certificate.serial_number, region=region)
 
 
 def authenticate(context: grpc.ServicerContext, policy: Policy,
-                 revocations: RevocationCache, peers: PeerRecognition | None = None) -> Caller:
-    """The caller of this call; UNAUTHENTICATED when there is none the daemon accepts."""
+                 revocations: RevocationCache, peers: PeerRecognition | None = None,
+                 method: str = "") -> Caller:
+    """The caller of this call (to `method`); UNAUTHENTICATED when there is none the daemon
+    accepts."""
     certificate = peer_certificate(context)
     if certificate is None:
         raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
@@ -336,9 +397,12 @@ def authenticate(context: grpc.ServicerContext, policy: Policy,
     if not uscc:
         raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
                          "the client certificate names no department (organizationIdentifier)")
-    if peers is not None and (certificate.authority_key_identifier
-                              not in peers.local_issuers()):
-        return _foreign_caller(certificate, uscc, str(subject.get("common_name", "")), peers)
+    if peers is not None:
+        local, region = peers.origin(certificate.dump())
+        if not local:
+            return foreign_caller(certificate, region, uscc,
+                                  str(subject.get("common_name", "")), peers,
+                                  public=method in PUBLIC_METHODS)
     if revocations.revoked(certificate.serial_number):
         raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
                          "the client certificate is revoked")

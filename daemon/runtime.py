@@ -8,8 +8,6 @@ import time
 from datetime import timedelta
 from functools import cached_property
 
-from asn1crypto import x509
-
 from certlib.auditbatch import AuditBatcher
 from certlib.oidc import TokenVerifier
 from certlib.platform import Platform
@@ -67,6 +65,11 @@ class WorkerRuntime:
     def verifier(self) -> Verifier:
         """A verifier whose trust material (this platform's and every fresh foreign trust
         list's) is at most a few seconds old."""
+        if self._verifier is None or time.monotonic() - self._verifier_time > \
+                TRUST_REFRESH_SECONDS:
+            # Fetch missing CRLs of other regions outside the lock: a region that hangs
+            # must not hold up verifications of everyone else's certificates.
+            self.federation.ensure_crls(self.federation.foreign_regions())
         with self._lock:
             if self._verifier is None or (
                     time.monotonic() - self._verifier_time > TRUST_REFRESH_SECONDS) or (
@@ -85,19 +88,18 @@ class WorkerRuntime:
 
     def peer_recognition(self) -> PeerRecognition:
         """How the interceptor tells this region's departments from other regions'."""
-        cache: dict[str, tuple[float, frozenset[bytes]]] = {}
+        cache: dict[str, tuple[float, tuple[bytes, ...]]] = {}
 
-        def local_issuers() -> frozenset[bytes]:
+        def local_issuers() -> tuple[bytes, ...]:
             cached = cache.get("issuers")
             if cached is None or time.monotonic() - cached[0] > TRUST_REFRESH_SECONDS:
-                keys = frozenset(
-                    x509.Certificate.load(region.issuing_certificate).key_identifier
-                    for region in self.platform.authority.regions())
-                cached = cache["issuers"] = (time.monotonic(), keys)
+                issuing = tuple(region.issuing_certificate
+                                for region in self.platform.authority.regions())
+                cached = cache["issuers"] = (time.monotonic(), issuing)
             return cached[1]
 
-        return PeerRecognition(local_issuers, self.federation.region_of_caller,
-                               self.federation.revoked)
+        return PeerRecognition(lambda: self.federation.local_regions, local_issuers,
+                               self.federation.foreign_issuers, self.federation.revoked)
 
     def trust_material(self) -> TrustMaterial:
         """The verifier's trust material (refreshed as the verifier is)."""

@@ -226,11 +226,17 @@ def _federation_refresh(runtime: WorkerRuntime, stopping: threading.Event,
                                 extra={"problems": problems})
             except CertlibError as error:
                 log.warning("trust lists could not be refreshed", extra={"code": error.code})
+            except Exception as error:  # the thread must go on, whatever failed
+                log.error("trust-list refresh failed unexpectedly",
+                          extra={"problem": type(error).__name__})
         try:
             federation.refresh_crls()
         except CertlibError as error:
             log.warning("CRLs of other regions could not be refreshed",
                         extra={"code": error.code})
+        except Exception as error:  # the thread must go on, whatever failed
+            log.error("CRL refresh failed unexpectedly",
+                      extra={"problem": type(error).__name__})
         if stopping.wait(settings.refresh_seconds):
             return
 
