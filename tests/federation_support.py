@@ -16,8 +16,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -206,16 +206,22 @@ def _set_up_region(world: World, spec: RegionSpec) -> None:
 def build_world(base: Path, *, online: frozenset[str] = frozenset(),
                 workers: int = 1, idp: LocalIdentityProvider | None = None,
                 holder_region: str = "620000",
-                regions: tuple[str, ...] = tuple(REGIONS)) -> World:
+                regions: tuple[str, ...] = tuple(REGIONS),
+                department_algorithms: Mapping[str, str] | None = None) -> World:
     """Set up the regions, publish their lists and national list 1, install and fetch it
     everywhere, then start the daemons (`online`: regions that ask the issuing region's
-    daemon first; `idp`: holders of `holder_region` log in there)."""
+    daemon first; `idp`: holders of `holder_region` log in there;
+    `department_algorithms`: region -> its department's signing algorithm, overriding
+    REGIONS)."""
     pub = base / "pub"
     (pub / "keys").mkdir(parents=True)
     homes = {code: base / code for code in regions} | {"national": base / "national"}
     world = World(base, pub, homes)
     for code in regions:
-        _set_up_region(world, REGIONS[code])
+        spec = REGIONS[code]
+        if department_algorithms and code in department_algorithms:
+            spec = replace(spec, department_algorithm=department_algorithms[code])
+        _set_up_region(world, spec)
         home = homes[code]
         with (home / "certlib.toml").open("a") as config:
             config.write(_federation_settings(code in online))
