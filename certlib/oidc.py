@@ -10,7 +10,6 @@ times (expiry, not-before, issued-at, with a small clock skew). See docs/oidc.md
 from __future__ import annotations
 
 import copy
-import ipaddress
 import json
 import logging
 import math
@@ -31,6 +30,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certlib.errors import ConfigurationError, InputError, TrustError, UnavailableError
+from certlib.hosts import is_loopback
 
 __all__ = [
     "SUPPORTED_ALGORITHMS",
@@ -139,17 +139,6 @@ class IdentityProviderUnavailable(UnavailableError):
 # -- settings ------------------------------------------------------------------------------
 
 
-def _is_loopback(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _url_problem(url: str) -> str | None:
     """Why `url` may not be fetched (https only, plain http to loopback only), or None."""
     try:
@@ -159,7 +148,7 @@ def _url_problem(url: str) -> str | None:
         return "is not a URL"
     if not host:
         return "has no host"
-    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)):
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)):
         return None
     return "must use https (plain http only to a loopback address)"
 

@@ -18,7 +18,6 @@ bytes until `TrustListClient` has checked it.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import os
 import ssl
 import stat
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from certlib.errors import ConfigurationError, UnavailableError
+from certlib.hosts import is_loopback
 from certlib.trustlist.canonical import MAX_DOCUMENT_BYTES
 
 DEFAULT_TIMEOUT = 10.0
@@ -156,15 +156,6 @@ def _read_file(location: str, path: str, max_bytes: int) -> bytes:
 # -- http(s) ----------------------------------------------------------------------------------
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _http_problem(url: str, scheme: str | None = None) -> str | None:
     """Why `url` may not be fetched (or followed from a `scheme` URL), or None."""
     try:
@@ -176,7 +167,7 @@ def _http_problem(url: str, scheme: str | None = None) -> str | None:
         return "only file:, https: and loopback http: locations are fetched"
     if not host:
         return "no host"
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         return "plain http is fetched from a loopback address only"
     if scheme is not None and parts.scheme != scheme:
         return f"a redirect from {scheme}: to {parts.scheme}: is not followed"
@@ -207,7 +198,7 @@ def _read_http(location: str, context: Callable[[], ssl.SSLContext], timeout: fl
     handlers: list[urllib.request.BaseHandler] = [_Redirects(location)]
     if urllib.parse.urlsplit(location).scheme == "https":
         handlers.append(urllib.request.HTTPSHandler(context=context()))
-    if _is_loopback(urllib.parse.urlsplit(location).hostname or ""):
+    if is_loopback(urllib.parse.urlsplit(location).hostname or ""):
         handlers.append(urllib.request.ProxyHandler({}))  # never send loopback to a proxy
     opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(  # noqa: S310 - scheme checked by _http_problem
