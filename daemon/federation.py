@@ -116,21 +116,23 @@ class Federation:
     def trust_material(self, local: TrustMaterial) -> TrustMaterial:
         """This platform's own trust material plus that of every fresh foreign list, with
         the foreign CRLs last fetched; anchors are told apart by region."""
-        lists = self._fresh_lists()
-        if not lists:
-            return local
         merged = TrustMaterial(anchors=list(local.anchors),
                                certificates=list(local.certificates), crls=list(local.crls),
                                anchor_regions=dict(local.anchor_regions))
-        for region, listed in lists.items():
-            merged.anchors += [a for a in listed.roots if a not in merged.anchor_regions]
-            merged.anchor_regions.update({a: region for a in listed.roots
-                                          if a not in merged.anchor_regions})
-            merged.certificates += [c for c in (*listed.issuing,
-                                                *(e.certificate for e in listed.issuers),
-                                                *listed.seal_makers)
+        try:
+            view = self.view()
+        except CertlibError:
+            return merged
+        for region in self.foreign_regions(view):
+            try:
+                material = view.trust_material_for(region, crls=self._crls_of(region))
+            except CertlibError:
+                continue  # turned stale since the look at the lists: left out
+            merged.anchors += [a for a in material.anchors if a not in merged.anchor_regions]
+            merged.anchor_regions = {**material.anchor_regions, **merged.anchor_regions}
+            merged.certificates += [c for c in material.certificates
                                     if c not in merged.certificates]
-            merged.crls += self._crls_of(region)
+            merged.crls += material.crls
         return merged
 
     def view_for_verifier(self) -> IssuerCheck:

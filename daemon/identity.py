@@ -32,6 +32,7 @@ from asn1crypto import pem, x509
 from cryptography import x509 as cx509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
+from certlib import regions as divisions
 from certlib.audit import Actor
 from certlib.errors import ConfigurationError
 from daemon.errors import RpcFailure
@@ -344,19 +345,12 @@ class PeerRecognition:
         return local, region
 
 
-def _region_prefix(region: str) -> str:
-    """The leading digits a GB/T 2260 code shares with every code inside it."""
-    if region.endswith("0000"):
-        return region[:2]
-    if region.endswith("00"):
-        return region[:4]
-    return region
-
-
-def _most_specific(code: str, regions: Iterable[str]) -> str | None:
-    """The innermost of `regions` that contains the 6-digit division `code`."""
-    covering = [r for r in regions if code.startswith(_region_prefix(r))]
-    return max(covering, key=lambda r: len(_region_prefix(r)), default=None)
+def _innermost(division: str, regions: Iterable[str]) -> str | None:
+    """The innermost of `regions` that is or contains the GB/T 2260 code `division`."""
+    if not divisions.is_well_formed(division):
+        return None
+    known = set(regions)
+    return next((code for code in divisions.ancestors(division) if code in known), None)
 
 
 def foreign_caller(certificate: x509.Certificate, region: str | None, uscc: str, name: str,
@@ -368,7 +362,7 @@ def foreign_caller(certificate: x509.Certificate, region: str | None, uscc: str,
                          "the client certificate comes from no CA this daemon trusts")
     # The innermost region that contains the department speaks for it: a province's CA
     # cannot vouch for a department of its city when the city is a region of its own.
-    innermost = _most_specific(uscc[2:8], [*peers.local_regions(), *peers.foreign_issuers()])
+    innermost = _innermost(uscc[2:8], [*peers.local_regions(), *peers.foreign_issuers()])
     if innermost != region:
         raise RpcFailure(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED",
                          f"region {region} may not vouch for department {uscc}")
